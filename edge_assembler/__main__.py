@@ -1,0 +1,5 @@
+import sys
+
+from edge_assembler.cli import main
+
+sys.exit(main())

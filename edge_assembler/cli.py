@@ -1,0 +1,120 @@
+"""The ``edge-assembler`` command: ``serve``, ``demo`` and ``config``."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import uvloop
+
+from edge_assembler import __version__
+from edge_assembler.config import ConfigError, NodeConfig, dump_config, load_config
+from edge_assembler.server import logs, runner
+
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return int(args.func(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-assembler", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the edge in front of an origin")
+    _config_flags(serve)
+    serve.set_defaults(func=_serve)
+
+    show = commands.add_parser("config", help="validate and print the effective configuration")
+    _config_flags(show)
+    show.set_defaults(func=_show_config)
+
+    demo = commands.add_parser("demo", help="demo origin with generated media, edge in front")
+    demo.add_argument("--listen", default="127.0.0.1:8080", help="edge address (HOST:PORT)")
+    demo.add_argument(
+        "--origin-listen", default="127.0.0.1:0", help="demo origin address (HOST:PORT)"
+    )
+    demo.add_argument(
+        "--media-cache",
+        type=Path,
+        default=Path(os.environ.get("EDGE_ASSEMBLER_MEDIA_CACHE", ".cache/demo-media")),
+        help="where generated media is kept between runs",
+    )
+    demo.add_argument("--no-live", action="store_true", help="skip the live encoder")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def _config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=_env_path("EDGE_ASSEMBLER_CONFIG"), help="TOML file"
+    )
+    parser.add_argument("--origin", help="origin base URL serving every path")
+    parser.add_argument(
+        "--listen", action="append", default=[], help="HOST:PORT to listen on (repeatable)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set timeouts.connect=0.5 (repeatable)",
+    )
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _load(args: argparse.Namespace) -> NodeConfig:
+    text, source = None, "flags"
+    if args.config is not None:
+        try:
+            text, source = args.config.read_text(encoding="utf-8"), str(args.config)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{args.config}: cannot read: {exc}") from None
+    return load_config(
+        text,
+        source=source,
+        env=os.environ,
+        sets=args.sets,
+        origin=args.origin,
+        listen=args.listen,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        print(f"edge-assembler: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    access_log_class = logs.configure(config.log)
+    uvloop.run(runner.serve(config, access_log_class))
+    return 0
+
+
+def _show_config(args: argparse.Namespace) -> int:
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        print(f"edge-assembler: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(dump_config(config))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from edge_assembler.demo.run import run_demo
+
+    return run_demo(
+        listen=args.listen,
+        origin_listen=args.origin_listen,
+        media_cache=args.media_cache,
+        live=not args.no_live,
+    )

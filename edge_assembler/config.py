@@ -1,0 +1,250 @@
+"""Node configuration: a TOML file decoded into typed Structs, then overridden by the
+environment and by command-line flags (in that order of precedence, lowest first).
+
+Every error names the field it is about, as ``$.origins[0].url: <what is wrong>``.
+Environment overrides use ``EDGE_ASSEMBLER__<SECTION>__<FIELD>=<TOML value>``
+(e.g. ``EDGE_ASSEMBLER__TIMEOUTS__CONNECT=0.5``); ``EDGE_ASSEMBLER_ORIGIN`` and
+``EDGE_ASSEMBLER_LISTEN`` (comma-separated) are shorthands for the common cases.
+"""
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+from edge_assembler.core.freshness import CachePolicy
+from edge_assembler.core.routing import OriginRoute
+
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+NonNegSeconds = Annotated[float, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=1)]
+HeaderName = Annotated[str, msgspec.Meta(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
+
+ENV_PREFIX = "EDGE_ASSEMBLER__"
+_FIELD_MARK = "\x1f"
+_LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d{1,5})$")
+
+
+class ConfigError(Exception):
+    """A configuration problem; ``str()`` starts with the offending field's path."""
+
+
+class Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Origin(Base, frozen=True):
+    """An origin packager, serving every request path under ``prefix``."""
+
+    url: str
+    prefix: str = "/"
+    strip_prefix: bool = False
+    max_connections: Count = 256
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _field("url", f"must be an http(s) URL with a host, got {self.url!r}")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise _field("url", "must not carry a query, fragment or credentials")
+        if not self.prefix.startswith("/"):
+            raise _field("prefix", f"must start with '/', got {self.prefix!r}")
+
+
+class Timeouts(Base, frozen=True):
+    """Seconds. ``total`` bounds a whole manifest fetch; ``idle`` bounds the gap between
+    two chunks of a streamed (segment) body."""
+
+    connect: Seconds = 2.0
+    first_byte: Seconds = 5.0
+    total: Seconds = 10.0
+    idle: Seconds = 30.0
+
+
+class Cache(Base, frozen=True):
+    """The origin manifest cache. TTLs apply when the origin's headers leave a choice."""
+
+    max_entries: Count = 20_000
+    max_bytes: Count = 256 * 1024 * 1024
+    default_ttl: NonNegSeconds = 1.0
+    error_ttl: NonNegSeconds = 1.0
+    stale_if_error: NonNegSeconds = 30.0
+    max_stale_if_error: NonNegSeconds = 300.0
+    learned_manifests: Count = 10_000
+
+    def policy(self) -> CachePolicy:
+        return CachePolicy(
+            default_ttl=self.default_ttl,
+            error_ttl=self.error_ttl,
+            stale_if_error=self.stale_if_error,
+            max_stale_if_error=self.max_stale_if_error,
+        )
+
+
+class Cors(Base, frozen=True):
+    enabled: bool = True
+    allow_origins: tuple[str, ...] = ("*",)
+    allow_methods: tuple[str, ...] = ("GET", "HEAD", "OPTIONS")
+    allow_headers: tuple[HeaderName, ...] = (
+        "Range",
+        "If-None-Match",
+        "If-Modified-Since",
+        "Accept",
+        "Accept-Language",
+        "Content-Type",
+    )
+    expose_headers: tuple[HeaderName, ...] = (
+        "Content-Length",
+        "Content-Range",
+        "Accept-Ranges",
+        "ETag",
+        "Age",
+        "Date",
+        "X-Cache",
+    )
+    allow_credentials: bool = False
+    max_age: Annotated[int, msgspec.Meta(ge=0)] = 86_400
+
+    def __post_init__(self) -> None:
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise _field("allow_credentials", "cannot be combined with allow_origins '*'")
+
+
+class Log(Base, frozen=True):
+    format: Literal["json", "text"] = "json"
+    access_log: bool = True
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class NodeConfig(Base, frozen=True):
+    origins: tuple[Origin, ...] = ()
+    listen: tuple[str, ...] = ("127.0.0.1:8080",)
+    admin_prefix: str = "/_edge"
+    max_manifest_bytes: Count = 8 * 1024 * 1024
+    gzip_min_bytes: Annotated[int, msgspec.Meta(ge=0)] = 1024
+    drain_timeout: Seconds = 10.0
+    via: str = "1.1 edge-assembler"
+    timeouts: Timeouts = Timeouts()
+    cache: Cache = Cache()
+    cors: Cors = Cors()
+    log: Log = Log()
+
+    def __post_init__(self) -> None:
+        if not self.origins:
+            raise _field("origins", "at least one is required ([[origins]] or --origin)")
+        if not self.listen:
+            raise _field("listen", "at least one address is required")
+        for i, address in enumerate(self.listen):
+            try:
+                parse_listen(address)
+            except ValueError as exc:
+                raise _field(f"listen[{i}]", str(exc)) from None
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.admin_prefix):
+            raise _field("admin_prefix", f"must look like '/_edge', got {self.admin_prefix!r}")
+
+    def listen_addresses(self) -> list[tuple[str, int]]:
+        return [parse_listen(a) for a in self.listen]
+
+    def origin_routes(self) -> list[OriginRoute]:
+        return [
+            OriginRoute(index=i, prefix=o.prefix, base=o.url, strip_prefix=o.strip_prefix)
+            for i, o in enumerate(self.origins)
+        ]
+
+
+def _field(name: str, message: str) -> ValueError:
+    """A validation error about one field of the Struct being checked."""
+    return ValueError(f"{_FIELD_MARK}{name}{_FIELD_MARK}{message}")
+
+
+def parse_listen(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[V6]:PORT``; an empty host means every interface."""
+    match = _LISTEN.match(address)
+    if not match or int(match["port"]) > 65535:
+        raise ValueError(f"must be HOST:PORT or [V6]:PORT, got {address!r}")
+    return (match["v6"] or match["host"] or "", int(match["port"]))
+
+
+def load_config(
+    text: str | None = None,
+    *,
+    source: str = "config",
+    env: Mapping[str, str] | None = None,
+    sets: Iterable[str] = (),
+    origin: str | None = None,
+    listen: Iterable[str] = (),
+) -> NodeConfig:
+    """Build the node config from a TOML text, the environment and flag values."""
+    raw: dict[str, Any] = {}
+    if text is not None:
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    env = env or {}
+    for key, value in sorted(env.items()):
+        if key.startswith(ENV_PREFIX):
+            dotted = key[len(ENV_PREFIX) :].lower().replace("__", ".")
+            _assign(raw, dotted, value, what=key)
+    if env.get("EDGE_ASSEMBLER_ORIGIN"):
+        raw["origins"] = [{"url": env["EDGE_ASSEMBLER_ORIGIN"]}]
+    if env.get("EDGE_ASSEMBLER_LISTEN"):
+        raw["listen"] = [a.strip() for a in env["EDGE_ASSEMBLER_LISTEN"].split(",")]
+    for item in sets:
+        dotted, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        _assign(raw, dotted.strip(), value, what=f"--set {dotted.strip()}")
+    if origin:
+        raw["origins"] = [{"url": origin}]
+    if listen := list(listen):
+        raw["listen"] = listen
+    return _convert(raw, source)
+
+
+def _assign(raw: dict[str, Any], dotted: str, value: str, *, what: str) -> None:
+    keys = dotted.split(".")
+    if not all(keys):
+        raise ConfigError(f"{what}: malformed key {dotted!r}")
+    node = raw
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{what}: ${'.'.join(keys[:-1])} is not a table")
+        node = child
+    node[keys[-1]] = _toml_value(value)
+
+
+def _toml_value(text: str) -> Any:
+    """A TOML value (``1.5``, ``true``, ``["a", "b"]``), or the text itself as a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _convert(raw: dict[str, Any], source: str) -> NodeConfig:
+    try:
+        return msgspec.convert(raw, NodeConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_with_path_first(str(exc), source)) from None
+
+
+def _with_path_first(message: str, source: str) -> str:
+    """msgspec says ``<what> - at `$.a[0].b```; we say ``$.a[0].b: <what>``."""
+    what, sep, where = message.rpartition(" - at `")
+    path = where.rstrip("`") if sep else "$"
+    if not sep:
+        what = message
+    if what.startswith(_FIELD_MARK):
+        field, _, what = what[1:].partition(_FIELD_MARK)
+        path = f"{path}.{field}"
+    return f"{path}: {what} ({source})"
+
+
+def dump_config(config: NodeConfig) -> str:
+    """The effective configuration, as JSON (for `edge-assembler config`)."""
+    return msgspec.json.format(msgspec.json.encode(config)).decode()

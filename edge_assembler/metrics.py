@@ -1,0 +1,101 @@
+"""Prometheus collectors of one edge app. Label values come from closed sets only
+(routes, outcomes, status codes, reason codes), never from URLs or viewers."""
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+
+# The *_created series double the exposition size and no dashboard reads them.
+disable_created_metrics()
+
+_LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "edge_assembler_requests",
+            "Requests answered, by route and status code",
+            ["route", "status"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "edge_assembler_request_duration_seconds",
+            "Time to answer a request (to the end of the body), by route",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.rejected = Counter(
+            "edge_assembler_rejected_requests",
+            "Requests refused before reaching an origin, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "edge_assembler_in_flight_requests", "Requests being answered", registry=r
+        )
+        self.origin_fetches = Counter(
+            "edge_assembler_origin_fetches",
+            "Origin requests by kind (manifest, passthrough) and outcome",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.origin_duration = Histogram(
+            "edge_assembler_origin_fetch_duration_seconds",
+            "Origin time to response headers (passthrough) or whole body (manifest)",
+            ["kind"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.cache_lookups = Counter(
+            "edge_assembler_cache_lookups",
+            "Manifest cache lookups by result (hit, miss, stale, revalidated, expired)",
+            ["result"],
+            registry=r,
+        )
+        self.coalesced = Counter(
+            "edge_assembler_coalesced_waiters",
+            "Requests that waited on another request's origin fetch",
+            registry=r,
+        )
+        self.cache_entries = Gauge(
+            "edge_assembler_cache_entries", "Manifests held in the cache", registry=r
+        )
+        self.cache_bytes = Gauge(
+            "edge_assembler_cache_bytes",
+            "Bytes of manifests held in the cache",
+            registry=r,
+        )
+        self.bytes_streamed = Counter(
+            "edge_assembler_streamed_bytes",
+            "Body bytes streamed to clients on the passthrough route",
+            registry=r,
+        )
+        self.stream_aborts = Counter(
+            "edge_assembler_stream_aborts",
+            "Passthrough bodies cut short, by side (client, origin)",
+            ["side"],
+            registry=r,
+        )

@@ -1,0 +1,1 @@
+"""The aiohttp shell: app factory, handlers, middleware, logging and the process runner."""

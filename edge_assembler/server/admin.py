@@ -1,0 +1,37 @@
+"""Admin endpoints under the configured prefix: liveness, readiness, Prometheus metrics."""
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from edge_assembler.server.state import METRICS, READINESS, ROUTE
+
+
+def add_routes(app: web.Application, prefix: str) -> None:
+    app.router.add_get(f"{prefix}/healthz", healthz)
+    app.router.add_get(f"{prefix}/readyz", readyz)
+    app.router.add_get(f"{prefix}/metrics", metrics)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    request[ROUTE] = "admin"
+    return web.Response(text="ok\n", headers={"Cache-Control": "no-store"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    request[ROUTE] = "admin"
+    readiness = request.app[READINESS]
+    if readiness.ready:
+        return web.Response(text="ready\n", headers={"Cache-Control": "no-store"})
+    why = "draining" if readiness.draining else "starting"
+    return web.Response(
+        status=503, text=f"not ready: {why}\n", headers={"Cache-Control": "no-store"}
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    request[ROUTE] = "admin"
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(
+        body=body,
+        headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"},
+    )

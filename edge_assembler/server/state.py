@@ -1,0 +1,37 @@
+"""Typed keys of the app's shared state."""
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from cachetools import LRUCache
+
+from edge_assembler.config import NodeConfig
+from edge_assembler.core.routing import Router
+from edge_assembler.metrics import Metrics
+from edge_assembler.origin.cache import ManifestCache
+from edge_assembler.origin.client import OriginClient
+
+
+@dataclass(slots=True)
+class Readiness:
+    started: bool = False
+    draining: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.started and not self.draining
+
+
+CONFIG = web.AppKey("config", NodeConfig)
+METRICS = web.AppKey("metrics", Metrics)
+ROUTER = web.AppKey("router", Router)
+READINESS = web.AppKey("readiness", Readiness)
+ORIGINS = web.AppKey("origins", OriginClient)
+CACHE = web.AppKey("cache", ManifestCache)
+# Paths without a manifest suffix that the origin answered with a manifest content type.
+LEARNED = web.AppKey("learned_manifests", LRUCache[str, bool])
+
+# Per-request facts for the access log.
+ROUTE = web.RequestKey("route", str)
+CACHE_STATUS = web.RequestKey("cache_status", str)
+ORIGIN_SECONDS = web.RequestKey("origin_seconds", float | None)
