@@ -124,6 +124,7 @@ async def passthrough(request: web.Request, upstream: Upstream) -> web.StreamRes
         if _looks_like_manifest(request, origin):
             fetched = await _read_whole(request, origin)
             if fetched is not None:
+                request[ROUTE] = "manifest"
                 request.app[LEARNED][request.path] = True
                 lookup = request.app[CACHE].adopt(upstream.url, fetched)
                 return manifest_response(request, lookup)

@@ -17,7 +17,8 @@ async def test_segment_bytes_and_headers_pass_through(edge: Edge, origin: Origin
         assert r.headers["Content-Type"] == "video/mp2t"
         assert r.headers["Content-Length"] == str(len(original))
         assert r.headers["Via"].endswith("1.1 edge-assembler")
-        assert "ETag" in r.headers and "Last-Modified" in r.headers
+        assert "ETag" in r.headers
+        assert "Last-Modified" in r.headers
     assert hashlib.sha256(body).digest() == hashlib.sha256(original).digest()
     assert edge.metric("edge_assembler_streamed_bytes_total") == len(original)
 
@@ -121,7 +122,7 @@ async def test_client_disconnect_cancels_the_origin_fetch(edge: Edge, origin: Or
 
 
 async def test_client_disconnect_before_headers_cancels_the_origin_wait(edge: Edge, origin: Origin):
-    reader, writer = await asyncio.open_connection("127.0.0.1", int(edge.url.rsplit(":", 1)[1]))
+    _, writer = await asyncio.open_connection("127.0.0.1", int(edge.url.rsplit(":", 1)[1]))
     writer.write(b"GET /slow/30 HTTP/1.1\r\nHost: edge\r\n\r\n")
     await writer.drain()
     await asyncio.sleep(0.2)
