@@ -34,4 +34,4 @@ LEARNED = web.AppKey("learned_manifests", LRUCache[str, bool])
 # Per-request facts for the access log.
 ROUTE = web.RequestKey("route", str)
 CACHE_STATUS = web.RequestKey("cache_status", str)
-ORIGIN_SECONDS = web.RequestKey("origin_seconds", float | None)
+ORIGIN_SECONDS = web.RequestKey[float | None]("origin_seconds")

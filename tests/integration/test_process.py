@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from edge_assembler.config import NodeConfig, Origin as OriginConfig, load_config
 from tests.conftest import Origin, free_port
 
 BIG = 60 * 1024 * 1024
@@ -172,3 +173,9 @@ async def test_config_command_prints_the_effective_config(tmp_path: Path):
     effective = json.loads(out)
     assert effective["timeouts"] == {"connect": 0.5, "first_byte": 5.0, "total": 7.0, "idle": 30.0}
     assert effective["cache"]["default_ttl"] == 4.0
+
+
+def test_the_shipped_example_config_states_the_defaults():
+    text = (Path(__file__).parents[2] / "deploy" / "edge.toml").read_text()
+    config = load_config(text, source="deploy/edge.toml")
+    assert config == NodeConfig(origins=(OriginConfig(url="http://127.0.0.1:9000"),))

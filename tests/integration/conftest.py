@@ -1,0 +1,43 @@
+"""Fixtures for tests that need ffmpeg and the generated demo media."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edge_assembler.demo.media import ensure_media
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MISSING_FFMPEG = (
+    "ffmpeg not found on PATH: install it (apt-get install ffmpeg, or `make test`) "
+    "to run the demo media tests"
+)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> str:
+    """Path to ffmpeg; skips outside CI and fails under CI when it is missing."""
+    path = shutil.which("ffmpeg")
+    if path is None:
+        if _in_ci():
+            pytest.fail(MISSING_FFMPEG)
+        pytest.skip(MISSING_FFMPEG)
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_cache_root() -> Path:
+    """EDGE_ASSEMBLER_MEDIA_CACHE if set, else <repo>/.cache/demo-media."""
+    configured = os.environ.get("EDGE_ASSEMBLER_MEDIA_CACHE")
+    return Path(configured) if configured else REPO_ROOT / ".cache" / "demo-media"
+
+
+@pytest.fixture(scope="session")
+def demo_media(ffmpeg: str, media_cache_root: Path) -> Path:
+    """The generated VOD demo media, shared by the whole session (and across runs)."""
+    return ensure_media(media_cache_root)
