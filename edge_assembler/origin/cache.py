@@ -119,11 +119,17 @@ class ManifestCache:
         if task is None:
             task = spawn(self._refresh(origin, url, entry))
             self._inflight[url] = task
-            task.add_done_callback(lambda _: self._inflight.pop(url, None))
+            task.add_done_callback(lambda done: self._forget(url, done))
             return await asyncio.shield(task)
         self._metrics.coalesced.inc()
         result = await asyncio.shield(task)
         return Lookup(result.entry, result.status, result.origin_seconds, coalesced=True)
+
+    def _forget(self, url: str, task: "asyncio.Task[Lookup]") -> None:
+        if self._inflight.get(url) is task:
+            del self._inflight[url]
+        if not task.cancelled():
+            task.exception()  # retrieved here too, in case every waiter went away
 
     def adopt(self, url: str, fetched: Fetched) -> Lookup:
         """Store a response fetched elsewhere (a manifest found by its content type)."""
