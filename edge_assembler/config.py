@@ -162,7 +162,7 @@ def _field(name: str, message: str) -> ValueError:
 
 def parse_listen(address: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[V6]:PORT``; an empty host means every interface."""
-    match = _LISTEN.match(address)
+    match = _LISTEN.fullmatch(address)
     if not match or int(match["port"]) > 65535:
         raise ValueError(f"must be HOST:PORT or [V6]:PORT, got {address!r}")
     return (match["v6"] or match["host"] or "", int(match["port"]))
@@ -213,7 +213,7 @@ def _assign(raw: dict[str, Any], dotted: str, value: str, *, what: str) -> None:
     for key in keys[:-1]:
         child = node.setdefault(key, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"{what}: ${'.'.join(keys[:-1])} is not a table")
+            raise ConfigError(f"{what}: $.{'.'.join(keys[:-1])} is not a table")
         node = child
     node[keys[-1]] = _toml_value(value)
 

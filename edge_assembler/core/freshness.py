@@ -53,11 +53,11 @@ def parse_cache_control(value: str | None) -> Directives:
     flags: dict[str, bool] = {}
     numbers: dict[str, int] = {}
     for part in value.split(","):
-        name, _, arg = part.strip().partition("=")
+        name, has_arg, arg = part.strip().partition("=")
         name = name.strip().lower()
         if not name:
             continue
-        if arg:
+        if has_arg:
             seconds = _delta_seconds(arg)
             # §4.2.1: a cache MUST use the first of duplicated or invalid directives
             # conservatively; an unparseable delta counts as zero.
@@ -78,9 +78,11 @@ def parse_cache_control(value: str | None) -> Directives:
 
 def _delta_seconds(arg: str) -> int | None:
     text = arg.strip().strip('"')
-    if not text.isdigit():
+    if not text or not all("0" <= c <= "9" for c in text):  # §1.2.2: ASCII digits only
         return None
-    return min(int(text), 2**31)  # §1.2.2: saturate large values
+    if len(text) > 10:
+        return 2**31  # §1.2.2: saturate values too large to represent
+    return min(int(text), 2**31)
 
 
 def freshness(
@@ -130,7 +132,7 @@ def _stale_window(cc: Directives, policy: CachePolicy) -> float:
     if cc.stale_if_error is not None:  # RFC 5861 §4: explicit permission, capped by us
         return min(float(cc.stale_if_error), policy.max_stale_if_error)
     # RFC 9111 §4.2.4: no stale responses when the origin forbids them.
-    if cc.must_revalidate or cc.proxy_revalidate or cc.s_maxage is not None:
+    if cc.no_cache or cc.must_revalidate or cc.proxy_revalidate or cc.s_maxage is not None:
         return 0.0
     return policy.stale_if_error
 

@@ -57,9 +57,8 @@ def upstream_request_headers(
         out.append(("X-Forwarded-For", f"{prior_xff}, {client_ip}" if prior_xff else client_ip))
     elif prior_xff:
         out.append(("X-Forwarded-For", prior_xff))
-    client_host = _joined(items, "host")
-    if client_host:
-        out.append(("X-Forwarded-Host", _joined(items, "x-forwarded-host") or client_host))
+    if forwarded_host := _joined(items, "x-forwarded-host") or _joined(items, "host"):
+        out.append(("X-Forwarded-Host", forwarded_host))
     out.append(("X-Forwarded-Proto", _joined(items, "x-forwarded-proto") or proto))
     out.append(("Host", host))
     return out

@@ -58,8 +58,10 @@ def _decodings(text: str) -> list[str]:
     for _ in range(_MAX_DECODE_ROUNDS):
         decoded = unquote(out[-1], errors="surrogateescape")
         if decoded == out[-1]:
-            break
+            return out
         out.append(decoded)
+    if unquote(out[-1], errors="surrogateescape") != out[-1]:
+        raise BadRequest("bad_encoding", "percent-encoding nested too deeply")
     return out
 
 
