@@ -16,7 +16,11 @@ EXIT_CONFIG = 2
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"edge-assembler: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,23 +93,14 @@ def _load(args: argparse.Namespace) -> NodeConfig:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        config = _load(args)
-    except ConfigError as exc:
-        print(f"edge-assembler: bad configuration: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    config = _load(args)
     access_log_class = logs.configure(config.log)
     uvloop.run(runner.serve(config, access_log_class))
     return 0
 
 
 def _show_config(args: argparse.Namespace) -> int:
-    try:
-        config = _load(args)
-    except ConfigError as exc:
-        print(f"edge-assembler: bad configuration: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    print(dump_config(config))
+    print(dump_config(_load(args)))
     return 0
 
 
