@@ -78,7 +78,6 @@ class Lookup:
     entry: Entry
     status: CacheStatus
     origin_seconds: float | None  # None when no origin request was made for this answer
-    coalesced: bool = False
 
 
 class ManifestCache:
@@ -102,9 +101,6 @@ class ManifestCache:
         self._metrics = metrics
         self._user_agent = user_agent
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def age(self, entry: Entry) -> float:
         """Seconds since the entry was fetched or last revalidated."""
         return self._clock() - entry.stored_at
@@ -122,8 +118,7 @@ class ManifestCache:
             task.add_done_callback(lambda done: self._forget(url, done))
             return await asyncio.shield(task)
         self._metrics.coalesced.inc()
-        result = await asyncio.shield(task)
-        return Lookup(result.entry, result.status, result.origin_seconds, coalesced=True)
+        return await asyncio.shield(task)
 
     def _forget(self, url: str, task: "asyncio.Task[Lookup]") -> None:
         if self._inflight.get(url) is task:
@@ -142,7 +137,7 @@ class ManifestCache:
         try:
             fetched = await self._fetch(origin, url, headers)
         except OriginError as exc:
-            return self._stale_or_raise(url, previous, exc)
+            return self._stale_or_raise(previous, exc)
         if previous is not None and fetched.status == 304:
             entry = self._revalidated(url, previous, fetched)
             self._metrics.cache_lookups.labels("revalidated").inc()
@@ -156,7 +151,7 @@ class ManifestCache:
         self._metrics.cache_lookups.labels(result.lower()).inc()
         return Lookup(entry, result, fetched.elapsed)
 
-    def _stale_or_raise(self, url: str, previous: Entry | None, exc: OriginError) -> Lookup:
+    def _stale_or_raise(self, previous: Entry | None, exc: OriginError) -> Lookup:
         stale = self._stale(previous, str(exc)) if previous is not None else None
         if stale is None:
             raise exc
