@@ -6,6 +6,7 @@
   * OriginError        502: the origin could not be reached or answered badly
     * OriginTimeout    504: the origin did not answer in time
     * OriginTooLarge   502: a manifest exceeded the configured size cap
+  * ManifestError      502: an origin manifest cannot be understood (has ``line``)
 
 ``reason`` is a short code from a closed set (safe as a metric label); ``str(exc)`` is the
 human-readable explanation sent to the client and logged.
@@ -44,3 +45,14 @@ class OriginTimeout(OriginError):
 
 class OriginTooLarge(OriginError):
     status_hint = 502
+
+
+class ManifestError(EdgeError):
+    """A manifest the edge cannot understand; ``line`` is 1-based (0: the whole document)."""
+
+    status_hint = 502
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__("bad_manifest", f"line {line}: {reason}" if line else reason)
+        self.line = line
+        self.detail = reason
