@@ -1,5 +1,8 @@
 """Shared checks for tests of HLS output: the m3u8 library as an independent reader."""
 
+import difflib
+from pathlib import Path
+
 import m3u8
 
 from edge_assembler.core.hls import MediaPlaylist, parse
@@ -19,3 +22,26 @@ def assert_m3u8_agrees(data: bytes) -> None:
         assert abs(mine.duration - float(other.duration)) < 1e-6, (mine.uri, other.duration)
         assert mine.discontinuity == bool(other.discontinuity), mine.uri
         assert mine.uri == other.uri
+
+
+def check_golden(expected_path: Path, actual: bytes, update: bool) -> None:
+    """Compare ``actual`` with a reviewed golden file byte for byte (a full diff on
+    failure); ``pytest --update-golden`` rewrites the file instead."""
+    if update or not expected_path.exists():
+        if not update:
+            raise AssertionError(f"missing golden file {expected_path}; run with --update-golden")
+        expected_path.parent.mkdir(parents=True, exist_ok=True)
+        expected_path.write_bytes(actual)
+        return
+    expected = expected_path.read_bytes()
+    if actual != expected:
+        diff = "\n".join(
+            difflib.unified_diff(
+                expected.decode().splitlines(),
+                actual.decode().splitlines(),
+                "expected",
+                "actual",
+                lineterm="",
+            )
+        )
+        raise AssertionError(f"{expected_path} differs:\n{diff}")
