@@ -84,7 +84,10 @@ def parse(data: bytes) -> Playlist:
             1 if first is None else first + 1, "playlist does not start with #EXTM3U"
         )
     uris = [i for i, raw in enumerate(raws) if raw and raw[0] != "#" and not raw.isspace()]
-    multivariant = _MULTIVARIANT_LINE.search(text) is not None
+    # Plain substring tests first: the anchored regex only runs on likely multivariants.
+    multivariant = any(name in text for name in _MULTIVARIANT_HINTS) and bool(
+        _MULTIVARIANT_LINE.search(text)
+    )
     if multivariant and _MEDIA_LINE.search(text):
         _refuse_mixed(raws)
     crlf = raws[first].endswith("\r")
@@ -112,6 +115,7 @@ def _line_pattern(names: frozenset[str]) -> re.Pattern[str]:
 
 
 _MULTIVARIANT_LINE = _line_pattern(MULTIVARIANT_TAGS)
+_MULTIVARIANT_HINTS = tuple(f"#{name}" for name in sorted(MULTIVARIANT_TAGS))
 _MEDIA_LINE = _line_pattern(MEDIA_TAGS)
 _INF = float("inf")
 
