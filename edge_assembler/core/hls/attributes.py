@@ -5,6 +5,7 @@ quotes exactly the attributes whose type is quoted-string and leaves enumerated 
 numbers, resolutions and hexadecimal sequences bare (SPEC_RULES 3), whatever the input did.
 """
 
+import re
 from collections.abc import Iterable, Mapping
 
 from edge_assembler.core.errors import ManifestError
@@ -138,6 +139,9 @@ def parse_attributes(text: str, line: int = 0) -> Attributes:
     return Attributes(items, quoted)
 
 
+# RFC 8216 §4.2: [A-Z0-9-]; lower case is seen in the wild and accepted.
+_NAME = re.compile(r"[A-Za-z0-9-]+")
+
+
 def _valid_name(name: str) -> bool:
-    # RFC 8216 §4.2: [A-Z0-9-]; lower case is seen in the wild and accepted.
-    return all(c.isalnum() or c == "-" for c in name) and name.isascii()
+    return _NAME.fullmatch(name) is not None
