@@ -30,8 +30,8 @@ run: $(STAMP) system-deps
 	$(BIN)/edge-assembler demo --listen $(LISTEN)
 
 check: $(STAMP)
-	$(BIN)/ruff format --check edge_assembler tests
-	$(BIN)/ruff check edge_assembler tests
+	$(BIN)/ruff format --check edge_assembler tests bench
+	$(BIN)/ruff check edge_assembler tests bench
 	$(BIN)/mypy edge_assembler
 	$(BIN)/lint-imports
 

@@ -1,0 +1,1 @@
+"""Benchmarks of Edge Assembler; run `python -m bench --help`."""

@@ -1,0 +1,157 @@
+"""Edits as data, and the one function that applies them.
+
+A ``Plan`` is what the rules decide for one request: the edits, in order, and the
+sources they need fetched first (``needs``: h11's NEED_DATA idea; the shell fetches,
+then ``apply`` runs without I/O). Every edit kind lives in its own module; ``apply``
+dispatches with one exhaustive ``match``.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import assert_never
+
+import msgspec
+
+from edge_assembler.core.edits.compose import Compose, apply_compose
+from edge_assembler.core.edits.interstitials import AddInterstitial, apply_add_interstitial
+from edge_assembler.core.edits.renditions import (
+    AddRendition,
+    DropRenditions,
+    PreferAccessibility,
+    PreferLanguages,
+    apply_add_rendition,
+    apply_drop_renditions,
+    apply_prefer_accessibility,
+    apply_prefer_languages,
+)
+from edge_assembler.core.edits.replace_break import ReplaceBreak, apply_replace_break
+from edge_assembler.core.edits.seams import SELF, EditError
+from edge_assembler.core.edits.splice import InsertRun, apply_insert_run
+from edge_assembler.core.edits.trim import Trim, apply_trim
+from edge_assembler.core.edits.uris import (
+    ProxyChildUris,
+    ResolveUris,
+    SegmentBase,
+    apply_proxy_child_uris,
+    apply_resolve_uris,
+    apply_segment_base,
+)
+from edge_assembler.core.edits.variants import FilterVariants, apply_filter_variants
+from edge_assembler.core.hls.cues import detect_breaks
+from edge_assembler.core.hls.model import MediaPlaylist, MultivariantPlaylist, Playlist
+
+AnyEdit = (
+    InsertRun
+    | ReplaceBreak
+    | Trim
+    | Compose
+    | AddInterstitial
+    | SegmentBase
+    | ResolveUris
+    | AddRendition
+    | PreferLanguages
+    | DropRenditions
+    | PreferAccessibility
+    | FilterVariants
+    | ProxyChildUris
+)
+
+
+class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The edits for one playlist of one request, and the sources they read."""
+
+    edits: tuple[AnyEdit, ...] = ()
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return needs(self.edits)
+
+
+def needs(edits: Sequence[AnyEdit]) -> tuple[str, ...]:
+    """The source keys the edits read from ``fetched``, in first-use order."""
+    keys: dict[str, None] = {}
+    for edit in edits:
+        match edit:
+            case InsertRun():
+                keys[edit.source] = None
+            case ReplaceBreak():
+                keys.update(dict.fromkeys(edit.pod))
+                if edit.slate is not None:
+                    keys[edit.slate] = None
+            case Compose():
+                keys.update(dict.fromkeys(r.source for r in edit.ranges if r.source != SELF))
+            case _:
+                pass
+    return tuple(keys)
+
+
+def apply(
+    playlist: Playlist, edits: Sequence[AnyEdit], fetched: Mapping[str, MediaPlaylist]
+) -> Playlist:
+    """Apply ``edits``. An edited playlist loses a source byte-order mark (RFC 8216
+    §4.1: playlists MUST NOT have one); an empty plan is the identity.
+
+    Break ids and time offsets refer to the playlist as the origin sent it. Break
+    replacements fill each break exactly, so they run first, from the last break to
+    the first: no replacement moves another's segments or any later time offset.
+    """
+    for edit in _in_application_order(playlist, edits):
+        playlist = _apply(playlist, edit, fetched)
+    if edits and playlist.prefix:
+        playlist = playlist.evolve(prefix="")
+    return playlist
+
+
+def _in_application_order(playlist: Playlist, edits: Sequence[AnyEdit]) -> list[AnyEdit]:
+    replacements = [e for e in edits if isinstance(e, ReplaceBreak)]
+    if not replacements or not isinstance(playlist, MediaPlaylist):
+        return list(edits)
+    start = {b.id: b.start_index for b in detect_breaks(playlist)}
+    replacements.sort(key=lambda e: start.get(e.break_id, -1), reverse=True)
+    return [*replacements, *(e for e in edits if not isinstance(e, ReplaceBreak))]
+
+
+def _apply(playlist: Playlist, edit: AnyEdit, fetched: Mapping[str, MediaPlaylist]) -> Playlist:
+    match edit:
+        case InsertRun():
+            return apply_insert_run(_media(playlist, edit), edit, fetched)
+        case ReplaceBreak():
+            return apply_replace_break(_media(playlist, edit), edit, fetched)
+        case Trim():
+            return apply_trim(_media(playlist, edit), edit, fetched)
+        case Compose():
+            return apply_compose(_media(playlist, edit), edit, fetched)
+        case AddInterstitial():
+            return apply_add_interstitial(_media(playlist, edit), edit)
+        case SegmentBase():
+            return apply_segment_base(_media(playlist, edit), edit)
+        case ResolveUris():
+            return apply_resolve_uris(playlist, edit)
+        case AddRendition():
+            return apply_add_rendition(_multivariant(playlist, edit), edit)
+        case PreferLanguages():
+            return apply_prefer_languages(_multivariant(playlist, edit), edit)
+        case DropRenditions():
+            return apply_drop_renditions(_multivariant(playlist, edit), edit)
+        case PreferAccessibility():
+            return apply_prefer_accessibility(_multivariant(playlist, edit), edit)
+        case FilterVariants():
+            return apply_filter_variants(_multivariant(playlist, edit), edit)
+        case ProxyChildUris():
+            return apply_proxy_child_uris(_multivariant(playlist, edit), edit)
+        case _:
+            assert_never(edit)
+
+
+def _media(playlist: Playlist, edit: AnyEdit) -> MediaPlaylist:
+    if not isinstance(playlist, MediaPlaylist):
+        raise EditError(f"{type(edit).__name__} edits a media playlist, not a multivariant one")
+    return playlist
+
+
+def _multivariant(playlist: Playlist, edit: AnyEdit) -> MultivariantPlaylist:
+    if not isinstance(playlist, MultivariantPlaylist):
+        raise EditError(f"{type(edit).__name__} edits a multivariant playlist")
+    return playlist
+
+
+__all__ = ["AnyEdit", "EditError", "Plan", "apply", "needs"]

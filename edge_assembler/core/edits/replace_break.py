@@ -1,0 +1,332 @@
+"""ReplaceBreak: replace the segments of a signalled ad break with an ad pod.
+
+The fill is planned on the break's own timeline, from its planned duration ``D``: the
+SCTE-35/cue duration when signalled (the same in every rendition and on every reload),
+else the EXTINF sum of a closed break (SPEC_RULES 44), else unbounded (an open break
+nobody announced the length of). Pod segments go in order while they fit in ``D`` (within
+``TOLERANCE``); the first that does not fit ends the pod, so the pod is trimmed at a
+segment boundary. The rest is filled with the slate, repeated, in whole segments while they
+fit; the remainder, shorter than the next slate segment, is filled by that segment with a
+shorter EXTINF. That is the only EXTINF we shorten: the slate is a still picture, the
+segment's extra media is cut at the discontinuity that follows, and the break keeps its
+exact duration, so the content after it keeps its own dates. Without a slate, the pod ends
+early and the content resumes early.
+
+Only the listed part of the break is replaced: a live window may start inside the break
+(``elapsed_before_window``) or end inside it (an open break). A planned segment is listed
+when it starts at or after the window's first break segment and ends before the break's
+listed content does; the same segments are therefore listed on every reload (SPEC_RULES
+13), and every rendition, planned from the same ``D``, gets the same seams. A live playlist
+never gets a longer TARGETDURATION: a pod or slate segment longer than it is refused
+(SPEC_RULES 18).
+
+Markers (SPEC_RULES 45): ``keep`` moves the origin's cue tags of the first replaced segment
+onto the first pod segment and leaves the CUE-IN; ``translate`` drops the origin's markers
+of the break (its tags, the CUE-IN and the date range with the break's ID) and writes ours:
+CUE-OUT/CONT/IN and, when the playlist has dates, one EXT-X-DATERANGE per creative
+(``<marker_id>-<n>``, n counting from 1); ``remove`` drops them and writes none.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from math import inf
+from typing import Literal, NamedTuple
+
+from edge_assembler.core.edits.base import Edit
+from edge_assembler.core.edits.seams import (
+    TOLERANCE,
+    AdMark,
+    CueSpan,
+    EditError,
+    QuotedText,
+    Run,
+    assemble,
+    content,
+    dates_of,
+    join,
+    source_playlist,
+    take,
+)
+from edge_assembler.core.hls.attributes import parse_attributes
+from edge_assembler.core.hls.cues import Break, covered_duration, detect_breaks
+from edge_assembler.core.hls.lines import classify, tag_name
+from edge_assembler.core.hls.model import MediaPlaylist, Segment, parse_extinf
+
+# Lines that describe a segment's media; the others of a replaced segment are its markers.
+_MEDIA_TAGS = frozenset(
+    {
+        "EXTINF",
+        "EXT-X-BYTERANGE",
+        "EXT-X-DISCONTINUITY",
+        "EXT-X-KEY",
+        "EXT-X-MAP",
+        "EXT-X-PROGRAM-DATE-TIME",
+        "EXT-X-GAP",
+        "EXT-X-BITRATE",
+        "EXT-X-PART",
+    }
+)
+# Tail lines about the segment being produced: inside an open break they are the break's.
+_IN_PROGRESS = frozenset({"EXT-X-PART", "EXT-X-PRELOAD-HINT"})
+
+
+class ReplaceBreak(Edit, tag="replace_break", frozen=True):
+    """Fill break ``break_id`` with ``pod`` (fetched keys; URLs in ``pod_urls``)."""
+
+    break_id: str
+    pod: tuple[str, ...]
+    pod_urls: tuple[str, ...]
+    slate: str | None = None
+    slate_url: str | None = None
+    markers: Literal["keep", "translate", "remove"] = "translate"
+    marker_id: QuotedText | None = None
+    creative_ids: tuple[QuotedText, ...] = ()
+
+
+class _Source(NamedTuple):
+    key: str
+    url: str
+    playlist: MediaPlaylist
+
+
+class _Planned(NamedTuple):
+    """One segment of the fill, on the break's timeline."""
+
+    source: _Source
+    position: int  # in its playlist
+    start: float
+    duration: float
+    creative: int | None  # index in the pod; None for the slate
+    lap: int  # how many times the slate went round before it
+
+
+def apply_replace_break(
+    playlist: MediaPlaylist, edit: ReplaceBreak, fetched: Mapping[str, MediaPlaylist]
+) -> MediaPlaylist:
+    pod, slate = _sources(edit, fetched)
+    found = _find(playlist, edit.break_id)
+    listed = covered_duration(playlist, found)
+    planned = _planned_duration(found, listed)
+    horizon = planned if planned < inf else found.elapsed_before_window + listed + TOLERANCE
+    plan = _plan(pod, slate, planned, horizon)
+    window = _listed(plan, found.elapsed_before_window, found.elapsed_before_window + listed)
+    dates = dates_of(playlist)
+    fill = _runs(window, plan, edit, planned, _break_date(playlist, found, dates))
+    if fill and edit.markers == "keep" and found.start_index < found.end_index:
+        fill[0] = fill[0].evolve(lead=_markers(playlist.segments[found.start_index]))
+    edited = playlist if edit.markers == "keep" else _without_markers(playlist, found)
+    runs = [
+        *content(edited, 0, found.start_index, dates),
+        *fill,
+        *content(edited, found.end_index, len(playlist.segments), dates),
+    ]
+    joined = join(
+        runs,
+        first_msn=playlist.msn(0),
+        live=playlist.live,
+        ended=playlist.endlist,
+        crlf=playlist.crlf,
+    )
+    tail = edited.tail
+    if found.end_index == len(playlist.segments) and not playlist.endlist:
+        tail = tuple(raw for raw in tail if tag_name(raw) not in _IN_PROGRESS)
+    inserted = [segment for run in fill for segment in run.segments]
+    return assemble(playlist.evolve(tail=tail), joined, inserted=inserted)
+
+
+def _sources(
+    edit: ReplaceBreak, fetched: Mapping[str, MediaPlaylist]
+) -> tuple[list[_Source], _Source | None]:
+    if not edit.pod:
+        raise EditError("the pod is empty")
+    if len(edit.pod_urls) != len(edit.pod):
+        raise EditError("pod and pod_urls differ in length")
+    if edit.creative_ids and len(edit.creative_ids) != len(edit.pod):
+        raise EditError("creative_ids and pod differ in length")
+    if (edit.slate is None) != (edit.slate_url is None):
+        raise EditError("slate and slate_url go together")
+    pairs = zip(edit.pod, edit.pod_urls, strict=True)
+    pod = [_Source(key, url, source_playlist(fetched, key)) for key, url in pairs]
+    if edit.slate is None or edit.slate_url is None:
+        return pod, None
+    slate = _Source(edit.slate, edit.slate_url, source_playlist(fetched, edit.slate))
+    if slate.playlist.duration <= 0:
+        raise EditError(f"slate {edit.slate!r} has no duration")
+    return pod, slate
+
+
+def _find(playlist: MediaPlaylist, break_id: str) -> Break:
+    if playlist.i_frames_only:
+        raise EditError("breaks are not replaced in I-frame playlists")
+    for found in detect_breaks(playlist):
+        if found.id == break_id:
+            return found
+    raise EditError(f"no break {break_id!r} in the playlist")
+
+
+def _planned_duration(found: Break, listed: float) -> float:
+    if found.signalled_duration is not None:
+        return found.signalled_duration
+    if found.closed:
+        return found.elapsed_before_window + listed
+    return inf
+
+
+def _plan(
+    pod: Sequence[_Source], slate: _Source | None, planned: float, horizon: float
+) -> list[_Planned]:
+    """The fill of the whole break (up to ``horizon`` when its end is unknown)."""
+    out: list[_Planned] = []
+    t = 0.0
+    for n, source in enumerate(pod):
+        for i, segment in enumerate(source.playlist.segments):
+            if t + segment.duration > planned + TOLERANCE:
+                return out + _slate(slate, t, planned, horizon)
+            out.append(_Planned(source, i, t, segment.duration, n, 0))
+            t += segment.duration
+    return out + _slate(slate, t, planned, horizon)
+
+
+def _slate(slate: _Source | None, t: float, planned: float, horizon: float) -> list[_Planned]:
+    out: list[_Planned] = []
+    lap = 0
+    while slate is not None and t < horizon - TOLERANCE:
+        for i, segment in enumerate(slate.playlist.segments):
+            if t >= horizon - TOLERANCE:
+                break
+            duration = min(segment.duration, planned - t)
+            out.append(_Planned(slate, i, t, duration, None, lap))
+            t += duration
+        lap += 1
+    return out
+
+
+def _listed(plan: Sequence[_Planned], first: float, last: float) -> list[_Planned]:
+    """The planned segments the window shows: inside the listed part of the break."""
+    return [
+        p for p in plan if p.start >= first - TOLERANCE and p.start + p.duration <= last + TOLERANCE
+    ]
+
+
+def _runs(
+    window: Sequence[_Planned],
+    plan: Sequence[_Planned],
+    edit: ReplaceBreak,
+    planned: float,
+    start: datetime | None,
+) -> list[Run]:
+    """The listed fill as runs, one per stretch of consecutive segments of one playlist."""
+    runs: list[Run] = []
+    for chunk in _chunks(window):
+        first = chunk[0]
+        playlist = first.source.playlist
+        run = take(
+            playlist,
+            first.position,
+            first.position + len(chunk),
+            source=first.source.key,
+            base_url=first.source.url,
+            keep_tags=False,
+        )
+        if chunk[-1].duration < playlist.segments[chunk[-1].position].duration:
+            run = run.evolve(segments=(*run.segments[:-1], _shortened(run.segments[-1], chunk[-1])))
+        date = start + timedelta(seconds=first.start) if start is not None else None
+        run = run.evolve(date=date)
+        if edit.markers == "translate":
+            cue = CueSpan(planned if planned < inf else None, first.start)
+            run = run.evolve(cue=cue, mark=_mark(edit, plan, first))
+        runs.append(run)
+    return runs
+
+
+def _chunks(window: Sequence[_Planned]) -> list[list[_Planned]]:
+    chunks: list[list[_Planned]] = []
+    for planned in window:
+        if chunks and _follows(chunks[-1][-1], planned):
+            chunks[-1].append(planned)
+        else:
+            chunks.append([planned])
+    return chunks
+
+
+def _follows(before: _Planned, after: _Planned) -> bool:
+    """Whether ``after`` is the next segment of the same pass over the same playlist."""
+    same = (before.source.key, before.creative, before.lap) == (
+        after.source.key,
+        after.creative,
+        after.lap,
+    )
+    return same and after.position == before.position + 1
+
+
+def _shortened(segment: Segment, planned: _Planned) -> Segment:
+    """The last slate segment with the EXTINF of the remainder it fills."""
+    lines = []
+    for raw in segment.raw:
+        if raw.startswith("#EXTINF:"):
+            _, title = parse_extinf(raw, 0)
+            raw = f"#EXTINF:{planned.duration:.3f},{title}" + ("\r" if raw.endswith("\r") else "")
+        lines.append(raw)
+    return segment._replace(raw=tuple(lines), duration=round(planned.duration, 3), number=0)
+
+
+def _mark(edit: ReplaceBreak, plan: Sequence[_Planned], first: _Planned) -> AdMark | None:
+    if edit.marker_id is None or first.creative is None:
+        return None
+    n = first.creative
+    parts = [p for p in plan if p.creative == n]
+    creative_id = edit.creative_ids[n] if edit.creative_ids else None
+    return AdMark(
+        f"{edit.marker_id}-{n + 1}",
+        creative_id,
+        parts[0].start - first.start,
+        sum(p.duration for p in parts),
+    )
+
+
+def _break_date(
+    playlist: MediaPlaylist, found: Break, dates: Sequence[datetime | None] | None
+) -> datetime | None:
+    """The date of the break's start (before the window when it started earlier)."""
+    if dates is None:
+        return None
+    index = found.start_index
+    if index < len(dates):
+        at = dates[index]
+    else:
+        last = dates[-1]
+        at = None if last is None else last + timedelta(seconds=playlist.segments[-1].duration)
+    return at - timedelta(seconds=found.elapsed_before_window) if at is not None else None
+
+
+def _markers(segment: Segment) -> tuple[str, ...]:
+    """The marker lines (cue tags, date ranges, comments) of a replaced segment."""
+    return tuple(
+        raw for raw in segment.raw[:-1] if tag_name(raw) not in _MEDIA_TAGS and raw.strip()
+    )
+
+
+def _without_markers(playlist: MediaPlaylist, found: Break) -> MediaPlaylist:
+    """``playlist`` without the break's closing CUE-IN and its date range, wherever it is
+    (SPEC_RULES 38: removed consistently)."""
+    segments = list(playlist.segments)
+    for index, segment in enumerate(segments):
+        if len(segment.raw) > 2:
+            closing = index == found.end_index
+            raw = tuple(line for line in segment.raw if not _marks(line, found.id, closing))
+            if raw != segment.raw:
+                segments[index] = Segment.of(raw)
+    at_end = found.end_index == len(segments)
+    tail = tuple(line for line in playlist.tail if not _marks(line, found.id, at_end))
+    return playlist.evolve(segments=tuple(segments), tail=tail)
+
+
+def _marks(raw: str, break_id: str, closing: bool) -> bool:
+    match tag_name(raw):
+        case "EXT-X-CUE-IN":
+            return closing
+        case "EXT-X-DATERANGE":
+            line = classify(raw)
+            return parse_attributes(line.value, line.number).get("ID") == break_id
+        case _:
+            return False
