@@ -1,0 +1,1 @@
+"""Edits of an MPD: the plan's edit Structs applied to a DASH presentation."""
