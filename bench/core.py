@@ -4,6 +4,12 @@
 Ratios are the result (this machine is noisy); absolute figures are printed for the
 targets of DESIGN.md §6. The edits are fixed plans (what the rules engine would decide):
 each break replaced by an ad pod.
+
+"cold" parses a new origin version and finds its breaks; "cached model" is the per-viewer
+path of DESIGN §4 on a playlist parsed before: what is derived from the parsed playlist
+(its breaks, dates, where its keys and maps are, its source lines) is already known, the
+edits and the render are done again. No output is cached here: sharing rendered bytes
+between viewers of one cohort is the shell's.
 """
 
 import statistics

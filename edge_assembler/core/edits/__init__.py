@@ -23,7 +23,11 @@ from edge_assembler.core.edits.renditions import (
     apply_prefer_accessibility,
     apply_prefer_languages,
 )
-from edge_assembler.core.edits.replace_break import ReplaceBreak, apply_replace_break
+from edge_assembler.core.edits.replace_break import (
+    ReplaceBreak,
+    apply_replace_break,
+    find_break,
+)
 from edge_assembler.core.edits.seams import SELF, EditError
 from edge_assembler.core.edits.splice import InsertRun, apply_insert_run
 from edge_assembler.core.edits.trim import Trim, apply_trim
@@ -92,10 +96,19 @@ def apply(
 
     Break ids and time offsets refer to the playlist as the origin sent it. Break
     replacements fill each break exactly, so they run first, from the last break to
-    the first: no replacement moves another's segments or any later time offset.
+    the first: no replacement moves another's segments or any later time offset. So
+    each break is where the origin's (memoised) detection put it; only a break replaced
+    a second time is looked for again, in the playlist as edited so far.
     """
-    for edit in _in_application_order(playlist, edits):
-        playlist = _apply(playlist, edit, fetched)
+    origin = playlist
+    replaced: set[str] = set()
+    for edit in _in_application_order(origin, edits):
+        if isinstance(edit, ReplaceBreak) and isinstance(origin, MediaPlaylist):
+            found = None if edit.break_id in replaced else find_break(origin, edit.break_id)
+            replaced.add(edit.break_id)
+            playlist = apply_replace_break(_media(playlist, edit), edit, fetched, found)
+        else:
+            playlist = _apply(playlist, edit, fetched)
     if edits and playlist.prefix:
         playlist = playlist.evolve(prefix="")
     return playlist

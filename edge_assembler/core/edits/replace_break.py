@@ -42,6 +42,7 @@ from edge_assembler.core.edits.seams import (
     Run,
     assemble,
     content,
+    date_ranged,
     dates_of,
     join,
     source_playlist,
@@ -49,8 +50,9 @@ from edge_assembler.core.edits.seams import (
 )
 from edge_assembler.core.hls.attributes import parse_attributes
 from edge_assembler.core.hls.cues import Break, covered_duration, detect_breaks
+from edge_assembler.core.hls.layout import Piece, pieces_of, record
 from edge_assembler.core.hls.lines import classify, tag_name
-from edge_assembler.core.hls.model import MediaPlaylist, Segment, parse_extinf
+from edge_assembler.core.hls.model import MediaPlaylist, Segment, parse_extinf, tagged_segments
 
 # Lines that describe a segment's media; the others of a replaced segment are its markers.
 _MEDIA_TAGS = frozenset(
@@ -101,10 +103,16 @@ class _Planned(NamedTuple):
 
 
 def apply_replace_break(
-    playlist: MediaPlaylist, edit: ReplaceBreak, fetched: Mapping[str, MediaPlaylist]
+    playlist: MediaPlaylist,
+    edit: ReplaceBreak,
+    fetched: Mapping[str, MediaPlaylist],
+    found: Break | None = None,
 ) -> MediaPlaylist:
+    """``found``: the break, as detected in the playlist ``playlist`` was edited from by
+    replacing only later breaks (they leave it where it was); else it is detected here."""
     pod, slate = _sources(edit, fetched)
-    found = _find(playlist, edit.break_id)
+    if found is None:
+        found = find_break(playlist, edit.break_id)
     listed = covered_duration(playlist, found)
     planned = _planned_duration(found, listed)
     horizon = planned if planned < inf else found.elapsed_before_window + listed + TOLERANCE
@@ -114,11 +122,15 @@ def apply_replace_break(
     fill = _runs(window, plan, edit, planned, _break_date(playlist, found, dates))
     if fill and edit.markers == "keep" and found.start_index < found.end_index:
         fill[0] = fill[0].evolve(lead=_markers(playlist.segments[found.start_index]))
-    edited = playlist if edit.markers == "keep" else _without_markers(playlist, found)
+    if edit.markers == "keep":
+        cut = _Cut(playlist, None, playlist.tail)
+    else:
+        cut = _without_markers(playlist, found)
+    count = len(playlist.segments)
     runs = [
-        *content(edited, 0, found.start_index, dates),
+        *content(cut.playlist, 0, found.start_index, dates),
         *fill,
-        *content(edited, found.end_index, len(playlist.segments), dates),
+        *content(cut.playlist, found.end_index, count, dates, first=cut.resumed),
     ]
     joined = join(
         runs,
@@ -127,11 +139,11 @@ def apply_replace_break(
         ended=playlist.endlist,
         crlf=playlist.crlf,
     )
-    tail = edited.tail
-    if found.end_index == len(playlist.segments) and not playlist.endlist:
+    tail = cut.tail
+    if found.end_index == count and not playlist.endlist:
         tail = tuple(raw for raw in tail if tag_name(raw) not in _IN_PROGRESS)
     inserted = [segment for run in fill for segment in run.segments]
-    return assemble(playlist.evolve(tail=tail), joined, inserted=inserted)
+    return assemble(playlist, joined, inserted=inserted, tail=tail)
 
 
 def _sources(
@@ -155,7 +167,8 @@ def _sources(
     return pod, slate
 
 
-def _find(playlist: MediaPlaylist, break_id: str) -> Break:
+def find_break(playlist: MediaPlaylist, break_id: str) -> Break:
+    """The detected break ``break_id`` of a playlist whose breaks can be replaced."""
     if playlist.i_frames_only:
         raise EditError("breaks are not replaced in I-frame playlists")
     for found in detect_breaks(playlist):
@@ -231,10 +244,11 @@ def _runs(
         if chunk[-1].duration < playlist.segments[chunk[-1].position].duration:
             run = run.evolve(segments=(*run.segments[:-1], _shortened(run.segments[-1], chunk[-1])))
         date = start + timedelta(seconds=first.start) if start is not None else None
-        run = run.evolve(date=date)
         if edit.markers == "translate":
             cue = CueSpan(planned if planned < inf else None, first.start)
-            run = run.evolve(cue=cue, mark=_mark(edit, plan, first))
+            run = run.evolve(date=date, cue=cue, mark=_mark(edit, plan, first))
+        else:
+            run = run.evolve(date=date)
         runs.append(run)
     return runs
 
@@ -306,19 +320,58 @@ def _markers(segment: Segment) -> tuple[str, ...]:
     )
 
 
-def _without_markers(playlist: MediaPlaylist, found: Break) -> MediaPlaylist:
-    """``playlist`` without the break's closing CUE-IN and its date range, wherever it is
-    (SPEC_RULES 38: removed consistently)."""
+class _Cut(NamedTuple):
+    """The playlist around a replaced break without the break's markers."""
+
+    playlist: MediaPlaylist  # without the break's date range, wherever it was
+    resumed: Segment | None  # the segment after the break, without the closing CUE-IN
+    tail: tuple[str, ...]
+
+
+def _without_markers(playlist: MediaPlaylist, found: Break) -> _Cut:
+    """SPEC_RULES 38: the break's closing CUE-IN and its date range are removed
+    consistently. The CUE-IN is on the first segment after the break (or in the tail);
+    date ranges are rare, so a playlist without one of the break's is left as it is."""
+    end = found.end_index
+    others = [i for i in date_ranged(playlist) if i != end]
+    edited = _without_date_range(playlist, found.id, others)
+    resumed = None
+    if end < len(edited.segments):
+        segment = edited.segments[end]
+        raw = tuple(line for line in segment.raw if not _marks(line, found.id, True))
+        resumed = Segment.of(raw) if raw != segment.raw else None
+    at_end = end == len(edited.segments)
+    tail = tuple(line for line in edited.tail if not _marks(line, found.id, at_end))
+    return _Cut(edited, resumed, tail)
+
+
+def _without_date_range(
+    playlist: MediaPlaylist, break_id: str, indices: Sequence[int]
+) -> MediaPlaylist:
+    """``playlist`` without the date range ``break_id`` on ``segments[i]`` for ``indices``."""
+    if not indices:
+        return playlist
     segments = list(playlist.segments)
-    for index, segment in enumerate(segments):
-        if len(segment.raw) > 2:
-            closing = index == found.end_index
-            raw = tuple(line for line in segment.raw if not _marks(line, found.id, closing))
-            if raw != segment.raw:
-                segments[index] = Segment.of(raw)
-    at_end = found.end_index == len(segments)
-    tail = tuple(line for line in playlist.tail if not _marks(line, found.id, at_end))
-    return playlist.evolve(segments=tuple(segments), tail=tail)
+    changed = []
+    for index in indices:
+        segment = segments[index]
+        raw = tuple(line for line in segment.raw if not _marks(line, break_id, False))
+        if raw != segment.raw:
+            segments[index] = Segment.of(raw)
+            changed.append(index)
+    if not changed:
+        return playlist
+    edited = playlist.evolve(segments=tuple(segments))
+    tagged = playlist.fact(tagged_segments)
+    edited.remember(tagged_segments, tuple(i for i in tagged if len(segments[i].raw) > 2))
+    pieces: list[Piece] = []
+    done = 0
+    for index in changed:
+        pieces += [*pieces_of(playlist, done, index), segments[index]]
+        done = index + 1
+    pieces += pieces_of(playlist, done, len(segments))
+    record(edited, pieces)
+    return edited
 
 
 def _marks(raw: str, break_id: str, closing: bool) -> bool:

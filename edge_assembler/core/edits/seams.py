@@ -11,9 +11,11 @@ not continue each other) the first segment of the later run gets:
   own playlist in effect there, re-stated even if unchanged (SPEC_RULES 24; BIS §4.4.4.4:
   NONE carries no other attribute, so one tag ends the scope of every KEYFORMAT);
 * the ``EXT-X-MAP`` in effect in its own playlist, re-stated even if unchanged (SPEC_RULES
-  23; BIS §4.4.4.5). HLS cannot end a MAP's scope, so a run without MAP (TS) after one with
-  a MAP (fMP4) is left to the discontinuity, where players probe the container (the
-  invariant check of ``core.hls.invariants`` reports such a seam under SPEC_RULES 23);
+  23; BIS §4.4.4.5). HLS cannot end a MAP's scope, so a run without MAP (TS, packed
+  audio) cannot follow one with a MAP (fMP4): such a seam is refused with ``EditError``
+  (the edge then fails open). A run without MAP may open the output before the first MAP
+  (a TS pre-roll into fMP4 content), and a run with a MAP may follow runs without one (an
+  fMP4 post-roll after TS content);
 * ``EXT-X-PROGRAM-DATE-TIME`` when the output has a clock (SPEC_RULES 31-32, below).
 
 Every segment whose media sequence number moved and whose AES-128 or SAMPLE-AES key of the
@@ -43,8 +45,9 @@ a ``mark`` gets an ``EXT-X-DATERANGE`` for its creative when the output has a cl
 (SPEC_RULES 34: a date range needs a program date).
 """
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from math import ceil, floor
@@ -55,8 +58,9 @@ import msgspec
 
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls.attributes import Attributes, parse_attributes
+from edge_assembler.core.hls.layout import Piece, pieces_of, record
 from edge_assembler.core.hls.lines import classify, tag, tag_name
-from edge_assembler.core.hls.model import MediaPlaylist, Segment
+from edge_assembler.core.hls.model import MediaPlaylist, Segment, tagged_segments
 from edge_assembler.core.hls.parse import HEADER_TAGS
 
 # Seconds two times may differ and still count as one instant: a few video frames, more
@@ -113,8 +117,7 @@ class AdMark(NamedTuple):
     duration: float
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
+class Run(NamedTuple):
     """Consecutive segments of one playlist and what a seam needs to know about them."""
 
     source: str  # runs of one source with consecutive numbers continue each other
@@ -129,13 +132,26 @@ class Run:
     cue: CueSpan | None = None
     mark: AdMark | None = None
     lead: tuple[str, ...] = ()  # extra lines for the first segment (kept cue tags)
+    # What ``take`` found out, so that ``join`` copies what needs no change (see
+    # ``_Joiner``): the playlist the segments come from (None: not known) and the index of
+    # the first there; the indices there of the segments with more lines than EXTINF and
+    # URI (None: not known); whether a KEY is in effect or stated among them (an IV may be
+    # implicit).
+    tagged: tuple[int, ...] | None = None
+    keyed: bool = True
+    origin: MediaPlaylist | None = None
+    offset: int = 0
 
     @property
     def duration(self) -> float:
         return sum(s.duration for s in self.segments)
 
     def evolve(self, **changes: object) -> "Run":
-        return replace(self, **changes)  # type: ignore[arg-type]
+        if "segments" in changes:  # what take found out no longer holds
+            changes.setdefault("tagged", None)
+            changes.setdefault("keyed", True)
+            changes.setdefault("origin", None)
+        return self._replace(**changes)  # type: ignore[arg-type]
 
 
 class Joined(NamedTuple):
@@ -143,6 +159,10 @@ class Joined(NamedTuple):
     trailing: tuple[str, ...]  # lines for the tail, before EXT-X-ENDLIST
     shifts: tuple[tuple[datetime, timedelta], ...]  # dates from then on moved by delta
     ivs: bool  # explicit IVs were written (BIS §8: version 2)
+    # The segments with more lines than EXTINF and URI, in order: the others are plain,
+    # from the edited playlist or a source, and no playlist tag is on them.
+    tagged: tuple[int, ...]
+    pieces: tuple[Piece, ...]  # the layout of ``segments``
 
 
 # ---------------------------------------------------------------------------- timing
@@ -150,11 +170,15 @@ class Joined(NamedTuple):
 
 def boundaries(playlist: MediaPlaylist) -> list[float]:
     """Times of the segment boundaries: 0, the end of each segment."""
+    return list(playlist.fact(_edges))
+
+
+def _edges(playlist: MediaPlaylist) -> tuple[float, ...]:
     out, t = [0.0], 0.0
     for segment in playlist.segments:
         t += segment.duration
         out.append(t)
-    return out
+    return tuple(out)
 
 
 def snap(playlist: MediaPlaylist, at: float, how: Snap = "nearest") -> int:
@@ -165,14 +189,23 @@ def snap(playlist: MediaPlaylist, at: float, how: Snap = "nearest") -> int:
     by less than a frame) get seams within ``TOLERANCE`` of each other. A tie between two
     boundaries goes to the earlier one.
     """
-    edges = boundaries(playlist)
+    edges = playlist.fact(_edges)  # sorted: durations are never negative
     if at > edges[-1] + TOLERANCE:
         raise EditError(f"offset {at:g} s is beyond the end ({edges[-1]:g} s)")
     if how == "before":
-        return max(i for i, t in enumerate(edges) if t <= at + TOLERANCE)
-    if how == "after":
-        return min(i for i, t in enumerate(edges) if t >= at - TOLERANCE)
-    return min(range(len(edges)), key=lambda i: (abs(edges[i] - at), i))
+        index = bisect_right(edges, at + TOLERANCE) - 1
+        if index < 0:
+            raise EditError(f"offset {at:g} s is before the start")
+        return index
+    if how == "after":  # the end when ``at`` is within the tolerance past it
+        return min(bisect_left(edges, at - TOLERANCE), len(edges) - 1)
+    after = bisect_left(edges, at)
+    if after == len(edges):
+        return bisect_left(edges, edges[-1])
+    if after == 0:
+        return 0
+    before = bisect_left(edges, edges[after - 1])  # the first boundary at that time
+    return before if at - edges[before] <= edges[after] - at else after
 
 
 def _ceil(seconds: float) -> int:
@@ -210,6 +243,10 @@ def format_date(date: datetime) -> str:
 def segment_dates(playlist: MediaPlaylist) -> list[datetime | None]:
     """The date of every segment: its own PROGRAM-DATE-TIME, extrapolated forward from
     the last one before it, or backward from the first one (BIS §6.3.3)."""
+    return list(playlist.fact(_dates))
+
+
+def _dates(playlist: MediaPlaylist) -> tuple[datetime | None, ...]:
     out: list[datetime | None] = []
     current: datetime | None = None
     for segment in playlist.segments:
@@ -226,16 +263,45 @@ def segment_dates(playlist: MediaPlaylist) -> list[datetime | None]:
         for i in range(first - 1, -1, -1):
             back -= timedelta(seconds=playlist.segments[i].duration)
             out[i] = back
-    return out
+    return tuple(out)
 
 
 def has_dates(playlist: MediaPlaylist) -> bool:
-    return any(
-        raw.startswith("#EXT-X-PROGRAM-DATE-TIME")
-        for segment in playlist.segments
-        if len(segment.raw) > 2
-        for raw in segment.raw
-    )
+    return bool(playlist.fact(_marks).dated)
+
+
+def date_ranged(playlist: MediaPlaylist) -> list[int]:
+    """The segments with an EXT-X-DATERANGE line."""
+    return playlist.fact(_marks).ranged
+
+
+class _Marks(NamedTuple):
+    """The segments with lines the seams look for, found in one pass over the tagged ones:
+    a new playlist (an edit's result edited again) pays little for them."""
+
+    scoped: list[int]  # KEY or MAP
+    dated: list[int]  # PROGRAM-DATE-TIME
+    ranged: list[int]  # DATERANGE
+
+
+_MARK_PREFIXES = ("#EXT-X-KEY:", "#EXT-X-MAP:", "#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-DATERANGE")
+
+
+def _marks(playlist: MediaPlaylist) -> _Marks:
+    marks = _Marks([], [], [])
+    segments = playlist.segments
+    for index in playlist.fact(tagged_segments):
+        for raw in segments[index].raw:
+            if raw.startswith(_MARK_PREFIXES):
+                if raw.startswith(_SCOPE_PREFIXES):
+                    found = marks.scoped
+                elif raw.startswith("#EXT-X-PROGRAM-DATE-TIME"):
+                    found = marks.dated
+                else:
+                    found = marks.ranged
+                if not found or found[-1] != index:
+                    found.append(index)
+    return marks
 
 
 # ---------------------------------------------------------------------------- lines
@@ -249,6 +315,7 @@ def _body(raw: str) -> str:
     return raw.removesuffix("\r")
 
 
+@lru_cache(maxsize=1024)
 def _resolve(body: str, base: str) -> str:
     """A KEY or MAP line with its URI made absolute (data: and other schemes stay)."""
     line = classify(body)
@@ -300,18 +367,49 @@ def _scope_of(lines: Iterable[str]) -> _Scope:
     return scope
 
 
-def _scope_before(segments: Sequence[Segment], index: int) -> _Scope:
-    scope = _Scope()
-    for segment in segments[:index]:
-        if len(segment.raw) > 2:
-            _apply_lines(scope, segment.raw)
-    return scope
-
-
 def _apply_lines(scope: _Scope, lines: Iterable[str]) -> None:
     for raw in lines:
-        if raw.startswith(("#EXT-X-KEY:", "#EXT-X-MAP:")):
+        if raw.startswith(_SCOPE_PREFIXES):
             scope.apply(_body(raw))
+
+
+_SCOPE_PREFIXES = ("#EXT-X-KEY:", "#EXT-X-MAP:")
+_SCOPE_TAGS = frozenset({"EXT-X-KEY", "EXT-X-MAP"})
+
+
+class _ScopeIndex(NamedTuple):
+    """Where a playlist states KEY and MAP lines, and the scope after each place, so the
+    scope before any segment is one lookup, however long the playlist."""
+
+    at: list[int]  # segments with KEY or MAP lines, in order
+    after: list[tuple[str, ...]]  # the ``_Scope.lines()`` after each of them
+    keyed: list[int]  # segments with KEY lines, in order
+
+
+def _scope_index(playlist: MediaPlaylist) -> _ScopeIndex:
+    index = _ScopeIndex([], [], [])
+    scope = _Scope()
+    for i in playlist.fact(_marks).scoped:
+        raw = playlist.segments[i].raw
+        _apply_lines(scope, raw)
+        index.at.append(i)
+        index.after.append(scope.lines())
+        if any(line.startswith("#EXT-X-KEY:") for line in raw):
+            index.keyed.append(i)
+    return index
+
+
+def _context(playlist: MediaPlaylist, start: int) -> tuple[str, ...]:
+    """The KEY and MAP lines in effect before ``segments[start]``."""
+    index = playlist.fact(_scope_index)
+    before = bisect_left(index.at, start)
+    return index.after[before - 1] if before else ()
+
+
+def _keys_in(playlist: MediaPlaylist, start: int, end: int) -> bool:
+    """Whether ``segments[start:end]`` state a KEY."""
+    keyed = playlist.fact(_scope_index).keyed
+    return bisect_left(keyed, start) < bisect_left(keyed, end)
 
 
 # ---------------------------------------------------------------------------- runs
@@ -327,17 +425,24 @@ def take(
     keep_tags: bool = True,
     own_clock: bool = False,
     dates: Sequence[datetime | None] | None = None,
+    first: Segment | None = None,
 ) -> Run:
     """Segments ``start:end`` of ``playlist`` as a run, with the state a seam before them
     needs (keys, map, byte-range offset) and, for a run keeping its own clock, its dates
-    (``dates``: the playlist's ``segment_dates``, None when it has none)."""
+    (``dates``: the playlist's ``segment_dates``, None when it has none). ``first``: the
+    first segment as the edit changed it (its markers only: not its media tags)."""
     if not 0 <= start < end <= len(playlist.segments):
         raise EditError(f"no segments {start}:{end} in {source!r}")
-    segments = list(playlist.segments[start:end])
-    segments[0] = _explicit_byterange(playlist.segments, start)
-    context = _scope_before(playlist.segments, start).lines()
+    segments = playlist.segments[start:end]
+    first = _explicit_byterange(playlist.segments, start, segments[0] if first is None else first)
+    if first is not segments[0]:
+        segments = (first, *segments[1:])
+    context = _context(playlist, start)
+    keyed = bool(context) and any(body.startswith("#EXT-X-KEY:") for body in context)
+    keyed = keyed or _keys_in(playlist, start, end)
     if base_url is not None:
         context = tuple(_resolve(body, base_url) for body in context)
+    tagged = playlist.fact(tagged_segments)
     date = end_date = None
     if own_clock and dates is not None and dates[start] is not None:
         date, last = dates[start], dates[end - 1]
@@ -345,7 +450,7 @@ def take(
         end_date = last + timedelta(seconds=segments[-1].duration)
     return Run(
         source=source,
-        segments=tuple(segments),
+        segments=segments,
         first_msn=playlist.msn(start),
         context=context,
         date=date,
@@ -353,26 +458,32 @@ def take(
         own_clock=own_clock,
         base_url=base_url,
         keep_tags=keep_tags,
+        tagged=tagged[bisect_left(tagged, start) : bisect_left(tagged, end)],
+        keyed=keyed,
+        origin=playlist,
+        offset=start,
     )
 
 
-def _explicit_byterange(segments: Sequence[Segment], index: int) -> Segment:
-    """``segments[index]`` with the offset of a BYTERANGE that relied on the segment
+def _explicit_byterange(segments: Sequence[Segment], index: int, segment: Segment) -> Segment:
+    """``segment`` (at ``index``) with the offset of a BYTERANGE that relied on the segment
     before it written out (BIS §4.4.4.2), since a seam puts another segment there."""
-    segment = segments[index]
     if index == 0 or len(segment.raw) < 3:
         return segment
     found = segment.tag("EXT-X-BYTERANGE")
     if found is None or "@" in found.value:
         return segment
+    # Back to the last segment that states its offset, or to one without BYTERANGE (the
+    # offset starts again from 0 after it).
     offset = 0
-    for earlier in segments[:index]:
-        byterange = earlier.tag("EXT-X-BYTERANGE")
+    for earlier in range(index - 1, -1, -1):
+        byterange = segments[earlier].tag("EXT-X-BYTERANGE")
         if byterange is None:
-            offset = 0
-            continue
+            break
         length, _, start = byterange.value.strip().partition("@")
-        offset = (int(start) if start else offset) + int(length)
+        offset += int(length) + (int(start) if start else 0)
+        if start:
+            break
     raw = tuple(
         f"{_body(line)}@{offset}" + ("\r" if line.endswith("\r") else "")
         if tag_name(line) == "EXT-X-BYTERANGE"
@@ -398,18 +509,23 @@ def source_playlist(
     return playlist
 
 
-def dates_of(playlist: MediaPlaylist) -> list[datetime | None] | None:
+def dates_of(playlist: MediaPlaylist) -> Sequence[datetime | None] | None:
     """The playlist's ``segment_dates``, None when it has no PROGRAM-DATE-TIME."""
-    return segment_dates(playlist) if has_dates(playlist) else None
+    return playlist.fact(_dates) if has_dates(playlist) else None
 
 
 def content(
-    playlist: MediaPlaylist, start: int, end: int, dates: Sequence[datetime | None] | None
+    playlist: MediaPlaylist,
+    start: int,
+    end: int,
+    dates: Sequence[datetime | None] | None,
+    *,
+    first: Segment | None = None,
 ) -> list[Run]:
     """Segments ``start:end`` of the edited playlist as a content run ([] when empty)."""
     if start >= end:
         return []
-    return [take(playlist, start, end, source=SELF, own_clock=True, dates=dates)]
+    return [take(playlist, start, end, source=SELF, own_clock=True, dates=dates, first=first)]
 
 
 def _continues(before: Run, after: Run) -> bool:
@@ -456,6 +572,8 @@ def _plan_clock(runs: Sequence[Run]) -> _Clock:
 
 def _clock_start(runs: Sequence[Run]) -> datetime | None:
     """The date of the output's start: the first dated run, minus what comes before it."""
+    if all(run.date is None for run in runs):
+        return None  # no clock (and no need to add up durations)
     before = 0.0
     for run in runs:
         if run.date is not None:
@@ -475,12 +593,22 @@ class _Place(NamedTuple):
 
 @dataclass
 class _Joiner:
+    """Adds the runs' segments to ``out``, rewriting what their place needs.
+
+    A segment may need lines only at a seam (the first of a run), where it states tags
+    (more lines than EXTINF and URI) or where its run needs something on every segment (a
+    live break's CUE-OUT-CONT, IVs of moved numbers, dates). Other segments are copied as
+    slices, so joining costs what the runs' seams and tags cost, not their length.
+    """
+
     first_msn: int
     live: bool
     crlf: bool
     clock: _Clock
     shifts: tuple[tuple[datetime, timedelta], ...]
     out: list[Segment] = field(default_factory=list)
+    tagged: list[int] = field(default_factory=list)  # indices in ``out`` (see Joined)
+    pieces: list[Piece] = field(default_factory=list)  # the layout of ``out``
     scope: _Scope = field(default_factory=_Scope)  # in effect after the last segment
     previous: Run | None = None
     ivs: bool = False
@@ -494,20 +622,94 @@ class _Joiner:
             moved=self.first_msn + len(self.out) != run.first_msn,
         )
         scope = _scope_of(run.context)
-        elapsed = 0.0
-        for j, segment in enumerate(run.segments):
-            if j and self._as_is(run, segment, scope, place.moved):
-                self.out.append(segment)
-            else:
-                self.out.append(self._rewrite(run, j, scope, place, elapsed))
-            elapsed += segment.duration
+        if run.tagged is None or not self._inner_stay(run, place):
+            self._add_each(run, scope, place)
+        elif run.keep_tags:
+            self._add_tagged(run, run.tagged, scope, place)
+        elif not place.delta:
+            self._add_own_forms(run, scope, place)
+        else:
+            self._add_each(run, scope, place)
         self.scope = scope
         self.previous = run
 
-    def _rewrite(self, run: Run, j: int, scope: _Scope, place: _Place, elapsed: float) -> Segment:
+    def _inner_stay(self, run: Run, place: _Place) -> bool:
+        """Whether the segments of ``run`` after its first keep their own form (their lines
+        in the edited playlist, ``_foreign`` for another), wherever the run lands, but for
+        dates they state: no break marker to add (a live break), no implicit IV to write
+        out (numbers moved under a key) and no date to give them (the output has no clock,
+        or it is the run's own)."""
+        return (
+            not (self.live and run.cue is not None)
+            and not (place.moved and run.keyed)
+            and (place.start is None or (run.own_clock and run.date is not None))
+        )
+
+    def _add_tagged(self, run: Run, tagged: tuple[int, ...], scope: _Scope, place: _Place) -> None:
+        """Rewrite the first segment and the tagged ones; copy the plain segments between
+        them as slices. A long content run costs what its tags cost, not its length."""
+        segments, offset = run.segments, run.offset
+        self._put(self._rewrite(run, 0, scope, place, None))
+        if not self.shifts and not place.delta:
+            # No date moves: the tagged segments stay as they are too (see ``_inner``);
+            # only the keys and map they state change the scope.
+            base = len(self.out) - 1 - offset
+            for i in tagged:
+                if i > offset:
+                    _apply_lines(scope, segments[i - offset].raw)
+                    self.tagged.append(base + i)
+            self._copy(run, 1, len(segments))
+            return
+        done = 1
+        for i in tagged:
+            if i > offset:
+                self._copy(run, done, i - offset)
+                self._put(self._rewrite(run, i - offset, scope, place, None))
+                done = i - offset + 1
+        self._copy(run, done, len(segments))
+
+    def _copy(self, run: Run, start: int, stop: int) -> None:
+        """Segments ``start:stop`` of ``run``, plain or left as they are."""
+        self.out.extend(run.segments[start:stop])
+        if run.origin is None:
+            self.pieces.extend(run.segments[start:stop])
+        else:
+            self.pieces.extend(pieces_of(run.origin, run.offset + start, run.offset + stop))
+
+    def _add_own_forms(self, run: Run, scope: _Scope, place: _Place) -> None:
+        """A foreign run whose dates do not move: after the first segment, each is its
+        ``_foreign`` form, whose keys and map move the scope."""
+        self._put(self._rewrite(run, 0, scope, place, None))
+        for segment in run.segments[1:]:
+            own = _foreign(segment, run.base_url, run.own_clock, self.crlf)
+            if len(own.raw) > 2:
+                _apply_lines(scope, own.raw)
+            self._put(own)
+
+    def _add_each(self, run: Run, scope: _Scope, place: _Place) -> None:
+        elapsed = 0.0
+        for j, segment in enumerate(run.segments):
+            if j and self._as_is(run, segment, scope, place.moved):
+                self.out.append(segment)  # plain
+                self.pieces.append(segment)
+            else:
+                self._put(self._rewrite(run, j, scope, place, elapsed))
+            elapsed += segment.duration
+
+    def _put(self, segment: Segment) -> None:
+        if len(segment.raw) > 2:
+            self.tagged.append(len(self.out))
+        self.out.append(segment)
+        self.pieces.append(segment)
+
+    def _rewrite(
+        self, run: Run, j: int, scope: _Scope, place: _Place, elapsed: float | None
+    ) -> Segment:
         """Segment ``j`` of ``run`` with what its place in the output needs."""
         segment = run.segments[j]
-        lines = self._lines(run, segment)
+        if not run.keep_tags:
+            segment = _foreign(segment, run.base_url, run.own_clock, self.crlf)
+        lines = list(segment.raw)
         if j == 0:
             lines = self._first(run, lines, scope, place.seam, place.start, place.delta)
         else:
@@ -531,22 +733,6 @@ class _Joiner:
             and not (moved and _implicit_iv_key(scope) is not None)
         )
 
-    def _lines(self, run: Run, segment: Segment) -> list[str]:
-        if run.keep_tags:
-            return list(segment.raw)
-        keep = _MEDIA_TAGS | {_PDT} if run.own_clock else _MEDIA_TAGS
-        out = []
-        for raw in segment.raw[:-1]:
-            name = tag_name(raw)
-            if name in keep:
-                body = _body(raw)
-                if run.base_url is not None and name in ("EXT-X-KEY", "EXT-X-MAP"):
-                    body = _resolve(body, run.base_url)
-                out.append(_end(body, self.crlf))
-        uri = segment.uri if run.base_url is None else urljoin(run.base_url, segment.uri)
-        out.append(_end(uri, self.crlf))
-        return out
-
     def _first(
         self,
         run: Run,
@@ -557,6 +743,8 @@ class _Joiner:
         delta: timedelta,
     ) -> list[str]:
         names = {tag_name(raw) for raw in lines[:-1]}
+        if seam and scope.map is None and "EXT-X-MAP" not in names:
+            self._refuse_leaving_a_map()
         top = []
         if seam and "EXT-X-DISCONTINUITY" not in names:
             top.append(self._tag("EXT-X-DISCONTINUITY"))
@@ -566,13 +754,23 @@ class _Joiner:
         top += [_end(_body(raw), self.crlf) for raw in run.lead]
         top += self._cue_lines(run)
         if seam or self.previous is None:
-            top += self._scope_lines(scope, lines)
+            top += self._scope_lines(scope, lines, names)
         if date is not None and self._dates_first(run, seam, _PDT in names, delta):
             lines = [raw for raw in lines if tag_name(raw) != _PDT]
             top.append(self._tag(_PDT, format_date(date)))
         if date is not None and run.mark is not None:
             top.append(self._daterange(run.mark, date))
         return top + lines
+
+    def _refuse_leaving_a_map(self) -> None:
+        """SPEC_RULES 23, BIS §4.4.4.5: a MAP applies to every later segment until the next
+        MAP, and nothing ends its scope, so a segment without a MAP (TS, packed audio)
+        cannot follow one with a MAP."""
+        if self.scope.map is not None:
+            raise EditError(
+                "segments without EXT-X-MAP cannot follow segments with one (BIS §4.4.4.5: "
+                "a MAP applies until the next MAP); package the ad in the content's container"
+            )
 
     def _dates_first(self, run: Run, seam: bool, dated: bool, delta: timedelta) -> bool:
         """Whether the first segment of ``run`` gets a date written by us."""
@@ -583,16 +781,25 @@ class _Joiner:
         return seam or run.date is None
 
     def _inner(
-        self, run: Run, lines: list[str], start: datetime | None, elapsed: float, delta: timedelta
+        self,
+        run: Run,
+        lines: list[str],
+        start: datetime | None,
+        elapsed: float | None,
+        delta: timedelta,
     ) -> list[str]:
+        """``elapsed``: the run's time before the segment (None when the run does not need
+        it, see ``_inner_stay``)."""
         top = []
         if run.cue is not None and self.live:
+            assert elapsed is not None
             top.append(self._cont(run.cue.elapsed + elapsed, run.cue.duration))
         if start is None:
             return top + lines
         if run.own_clock and run.date is not None:
             moved = delta and len(lines) > 2
             return top + ([_shift_pdt(raw, delta) for raw in lines] if moved else lines)
+        assert elapsed is not None
         if any(tag_name(raw) == "EXT-X-DISCONTINUITY" for raw in lines):
             lines = [raw for raw in lines if tag_name(raw) != _PDT]
             top.append(self._tag(_PDT, format_date(start + timedelta(seconds=elapsed))))
@@ -613,10 +820,15 @@ class _Joiner:
             return [*closing, self._tag("EXT-X-CUE-OUT")]
         return [*closing, self._tag("EXT-X-CUE-OUT", f"DURATION={seconds(run.cue.duration)}")]
 
-    def _scope_lines(self, scope: _Scope, lines: list[str]) -> list[str]:
+    def _scope_lines(self, scope: _Scope, lines: list[str], names: set[str]) -> list[str]:
         """KEY and MAP lines that put the output in the scope ``scope`` (the run's own
-        playlist before its first segment), leaving out what the segment states itself."""
-        own = [_body(raw) for raw in lines[:-1] if tag_name(raw) in ("EXT-X-KEY", "EXT-X-MAP")]
+        playlist before its first segment), leaving out what the segment states itself
+        (``names``: the tag names of its lines)."""
+        own = []
+        if not names.isdisjoint(_SCOPE_TAGS):
+            own = [_body(raw) for raw in lines[:-1] if tag_name(raw) in _SCOPE_TAGS]
+        elif not (scope.keys or scope.map or self.scope.keys):
+            return []  # no key or map on either side: nothing to state
         own_scope = _scope_of(own)
         top = []
         if not any(tag_name(b) == "EXT-X-KEY" and _is_none(b) for b in own):
@@ -665,11 +877,38 @@ def join(runs: Sequence[Run], *, first_msn: int, live: bool, ended: bool, crlf: 
         joiner.add(k, run)
     closing = joiner.previous is not None and joiner.previous.cue is not None and ended
     trailing = (tag("EXT-X-CUE-IN", crlf=crlf),) if closing else ()
-    return Joined(tuple(joiner.out), trailing, shifts, joiner.ivs)
+    return Joined(
+        tuple(joiner.out),
+        trailing,
+        shifts,
+        joiner.ivs,
+        tuple(joiner.tagged),
+        tuple(joiner.pieces),
+    )
 
 
 def _is_none(body: str) -> bool:
     return _key_attributes(body).get("METHOD") == "NONE"
+
+
+@lru_cache(maxsize=4096)
+def _foreign(segment: Segment, base_url: str | None, own_clock: bool, crlf: bool) -> Segment:
+    """A segment of a foreign run as the output states it, before its place adds anything:
+    only its media tags (and its date when it keeps its clock), URIs made absolute against
+    ``base_url``, lines ending like the output's. Cached: an ad is inserted for many
+    requests, and Segment is immutable."""
+    keep = _MEDIA_TAGS | {_PDT} if own_clock else _MEDIA_TAGS
+    out = []
+    for raw in segment.raw[:-1]:
+        name = tag_name(raw)
+        if name in keep:
+            body = _body(raw)
+            if base_url is not None and name in ("EXT-X-KEY", "EXT-X-MAP"):
+                body = _resolve(body, base_url)
+            out.append(_end(body, crlf))
+    uri = segment.uri if base_url is None else urljoin(base_url, segment.uri)
+    out.append(_end(uri, crlf))
+    return _segment(segment, out)
 
 
 def _segment(original: Segment, lines: list[str]) -> Segment:
@@ -736,18 +975,23 @@ def _shift_daterange(raw: str, shifts: Sequence[tuple[datetime, timedelta]]) -> 
 
 
 def assemble(
-    playlist: MediaPlaylist, joined: Joined, *, inserted: Sequence[Segment]
+    playlist: MediaPlaylist,
+    joined: Joined,
+    *,
+    inserted: Sequence[Segment],
+    tail: tuple[str, ...] | None = None,
 ) -> MediaPlaylist:
     """``playlist`` with the joined segments and the playlist tags they need: the target
     duration (SPEC_RULES 17-18), the version (SPEC_RULES 5), the discontinuity sequence
     (SPEC_RULES 11) and the tail with the closing cue and moved date ranges.
 
     ``inserted`` are the segments of the foreign runs: only they, and the IVs written
-    out, can need a later version than the playlist already declares."""
-    kept = {id(segment) for segment in playlist.segments}
-    changed = [i for i, segment in enumerate(joined.segments) if id(segment) not in kept]
+    out, can need a later version than the playlist already declares. ``tail``: the
+    playlist's tail as the edit changed it.
+
+    Only the tagged segments are looked at: the others are plain (EXTINF and URI)."""
     head = list(playlist.head)
-    segments = _hoist(head, joined.segments, changed)
+    segments = _hoist(head, playlist, joined)
     needed = max(required_version(inserted, playlist), 2 if joined.ivs else 1)
     version = max(playlist.version or 1, needed)
     target = _target(playlist, inserted, version)
@@ -755,15 +999,20 @@ def assemble(
         _set(head, "EXT-X-TARGETDURATION", str(target), playlist.crlf)
     if version != (playlist.version or 1):
         _set(head, "EXT-X-VERSION", str(version), playlist.crlf)
-    if playlist.live and any(s.discontinuity for s in segments):
+    if playlist.live and any(segments[i].discontinuity for i in joined.tagged):
         _ensure(head, "EXT-X-DISCONTINUITY-SEQUENCE", playlist.discontinuity_sequence, playlist)
-    return playlist.evolve(
+    assembled = playlist.evolve(
         head=tuple(head),
         segments=segments,
-        tail=_tail(playlist.tail, joined),
+        tail=_tail(playlist.tail if tail is None else tail, joined),
         target_duration=target,
         version=version if playlist.version or version > 1 else None,
     )
+    tagged = tuple(i for i in joined.tagged if len(segments[i].raw) > 2)  # after _hoist
+    assembled.remember(tagged_segments, tagged)
+    if segments is joined.segments:  # else _hoist changed a segment the pieces hold
+        record(assembled, joined.pieces)
+    return assembled
 
 
 def _target(playlist: MediaPlaylist, inserted: Sequence[Segment], version: int) -> int:
@@ -807,28 +1056,41 @@ def _ensure(head: list[str], name: str, value: int, playlist: MediaPlaylist) -> 
         head.append(tag(name, str(value), crlf=playlist.crlf))
 
 
-def _hoist(
-    head: list[str], segments: tuple[Segment, ...], changed: Iterable[int]
-) -> tuple[Segment, ...]:
+def _hoist(head: list[str], playlist: MediaPlaylist, joined: Joined) -> tuple[Segment, ...]:
     """Playlist tags written among the first segment's lines (seen in the wild) move to
     the head when a seam changed that segment, since it may no longer be the first
     (BIS §4.4.3.2-3: MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE precede every segment)."""
+    segments = joined.segments
+    stray = [i for i in joined.tagged if _has_header_tags(segments[i].raw)]
+    if not stray:
+        return segments
+    kept = {id(segment) for segment in playlist.segments}
+    moved = [i for i in stray if id(segments[i]) not in kept]
+    if not moved:
+        return segments
     out = list(segments)
-    for i in changed:
+    for i in moved:
         segment = out[i]
-        if any(r.startswith(_HEADER_PREFIXES) and tag_name(r) in HEADER_TAGS for r in segment.raw):
-            head += [r for r in segment.raw if tag_name(r) in HEADER_TAGS]
-            out[i] = _segment(segment, [r for r in segment.raw if tag_name(r) not in HEADER_TAGS])
+        head += [r for r in segment.raw if tag_name(r) in HEADER_TAGS]
+        out[i] = _segment(segment, [r for r in segment.raw if tag_name(r) not in HEADER_TAGS])
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _has_header_tags(raw: tuple[str, ...]) -> bool:
+    """Cached: the same segments are joined for many requests."""
+    return any(r.startswith(_HEADER_PREFIXES) and tag_name(r) in HEADER_TAGS for r in raw)
 
 
 def required_version(segments: Iterable[Segment], playlist: MediaPlaylist) -> int:
     """The compatibility version the segment lines need (SPEC_RULES 5, BIS §8)."""
-    need = 1
-    for segment in segments:
-        for raw in segment.raw[:-1]:
-            need = max(need, _line_version(raw, playlist.i_frames_only))
-    return need
+    return max((_version_of(s.raw, playlist.i_frames_only) for s in segments), default=1)
+
+
+@lru_cache(maxsize=4096)
+def _version_of(raw: tuple[str, ...], i_frames_only: bool) -> int:
+    """The version a segment's lines need (cached: an ad is inserted for many requests)."""
+    return max((_line_version(line, i_frames_only) for line in raw[:-1]), default=1)
 
 
 def _key_version(raw: str, i_frames_only: bool) -> int:

@@ -8,6 +8,7 @@ playlist tags after the last segment). A legacy cue pair cut in two is closed wi
 (SPEC_RULES 45).
 """
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from edge_assembler.core.edits.seams import (
     EditError,
     Seconds,
     boundaries,
+    date_ranged,
     has_dates,
     parse_date,
     segment_dates,
@@ -23,7 +25,7 @@ from edge_assembler.core.edits.seams import (
 )
 from edge_assembler.core.hls.attributes import parse_attributes
 from edge_assembler.core.hls.lines import classify, tag, tag_name
-from edge_assembler.core.hls.model import MediaPlaylist, Segment
+from edge_assembler.core.hls.model import MediaPlaylist, Segment, tagged_segments
 
 
 class Trim(Edit, tag="trim", frozen=True):
@@ -43,9 +45,16 @@ def apply_trim(
     if end == 0:
         raise EditError(f"trimming to {edit.duration:g} s leaves no segment")
     cut = segment_dates(playlist)[end] if has_dates(playlist) else None
-    kept = tuple(_before(segment, cut) for segment in playlist.segments[:end])
+    kept = playlist.segments[:end]
+    ranged = [i for i in date_ranged(playlist) if i < end] if cut is not None else []
+    if ranged:  # only these can lose a date range
+        changed = list(kept)
+        for i in ranged:
+            changed[i] = _before(kept[i], cut)
+        kept = tuple(changed)
     tail = [raw for raw in playlist.tail if _starts_before(raw, cut)]
-    if _open_cue(kept):
+    tagged = playlist.fact(tagged_segments)
+    if _open_cue(kept[i] for i in tagged[: bisect_left(tagged, end)]):
         at = next((i for i, raw in enumerate(tail) if tag_name(raw) == "EXT-X-ENDLIST"), 0)
         tail.insert(at, tag("EXT-X-CUE-IN", crlf=playlist.crlf))
     return playlist.evolve(segments=kept, tail=tuple(tail))
@@ -68,7 +77,8 @@ def _starts_before(raw: str, cut: datetime | None) -> bool:
 
 
 def _open_cue(segments: Iterable[Segment]) -> bool:
-    """Whether the last legacy cue marker opens a break."""
+    """Whether the last legacy cue marker of ``segments`` (those with tags, in order)
+    opens a break."""
     opened = False
     for segment in segments:
         for raw in segment.raw:

@@ -28,7 +28,7 @@ from functools import cached_property, lru_cache
 from typing import Final, NamedTuple
 
 from edge_assembler.core.hls.lines import classify, tag_name
-from edge_assembler.core.hls.model import MediaPlaylist
+from edge_assembler.core.hls.model import MediaPlaylist, tagged_segments
 from edge_assembler.core.scte35 import (
     SPLICE_INSERT,
     TIME_SIGNAL,
@@ -66,9 +66,14 @@ class Break:
 
 def detect_breaks(playlist: MediaPlaylist) -> list[Break]:
     """The ad breaks of ``playlist``, in playlist order, never overlapping."""
+    return list(playlist.fact(_breaks))
+
+
+def _breaks(playlist: MediaPlaylist) -> tuple[Break, ...]:
+    """Every request for a parsed playlist asks for its breaks: they are a fact of it."""
     scan = _scan(playlist)
     if not scan.markers and not scan.dateranges:
-        return []
+        return ()
     window = _Window(playlist, scan.anchors)
     legacy = _MarkerReader(window).read(scan.markers)
     found = [_completed(b, legacy) for b in _daterange_breaks(window, scan.dateranges)]
@@ -76,7 +81,7 @@ def detect_breaks(playlist: MediaPlaylist) -> list[Break]:
     for brk in found + legacy:
         if not any(_clash(brk, other) for other in kept):
             kept.append(brk)
-    return sorted(kept, key=lambda b: (b.start_index, b.end_index))
+    return tuple(sorted(kept, key=lambda b: (b.start_index, b.end_index)))
 
 
 def covered_duration(playlist: MediaPlaylist, brk: Break) -> float:
@@ -142,9 +147,9 @@ class _Scan(NamedTuple):
 def _scan(playlist: MediaPlaylist) -> _Scan:
     """One pass over the lines that can carry cues (a segment of two lines has none)."""
     scan = _Scan([], [], [])
-    for index, segment in enumerate(playlist.segments):
-        if len(segment.raw) > 2:
-            _scan_lines(segment.raw, index, scan)
+    segments = playlist.segments
+    for index in playlist.fact(tagged_segments):
+        _scan_lines(segments[index].raw, index, scan)
     _scan_lines(playlist.tail, len(playlist.segments), scan)
     return scan
 
@@ -154,9 +159,8 @@ def _scan_lines(raws: Iterable[str], index: int, scan: _Scan) -> None:
         if not raw.startswith(_PREFIXES):
             continue
         name = tag_name(raw)
-        reader = _READERS.get(name)
-        if reader is not None:
-            scan.markers.extend(_Marker(index, cue) for cue in reader(classify(raw).value))
+        if name in _READERS:
+            scan.markers.extend(_Marker(index, cue) for cue in _cues(raw))
         elif name == "EXT-X-DATERANGE":
             scan.dateranges.append((index, classify(raw).value))
         elif name == "EXT-X-PROGRAM-DATE-TIME":
@@ -164,6 +168,14 @@ def _scan_lines(raws: Iterable[str], index: int, scan: _Scan) -> None:
             epoch = _epoch(text)
             if epoch is not None and (not scan.anchors or scan.anchors[-1].at != index):
                 scan.anchors.append(_Anchor(index, epoch, text))
+
+
+@lru_cache(maxsize=1024)
+def _cues(raw: str) -> tuple[_Cue, ...]:
+    """What an in-segment marker line says (cached: a break's lines come back on every
+    reload of a live playlist and in every rendition; _Cue is immutable)."""
+    line = classify(raw)
+    return tuple(_READERS[line.name](line.value))
 
 
 def _cue_out(value: str) -> list[_Cue]:
@@ -359,10 +371,18 @@ class _Window:
 
     def __init__(self, playlist: MediaPlaylist, anchors: Sequence[_Anchor]) -> None:
         self.playlist = playlist
-        self.durations = [s.duration for s in playlist.segments]
-        self.count = len(self.durations)
+        self.count = len(playlist.segments)
         self.anchors = {a.at: a.text for a in anchors}
-        self.times = _timeline(self.durations, anchors)
+        self._anchor_list = anchors
+
+    @cached_property
+    def durations(self) -> list[float]:
+        # Breaks closed by markers need no durations: computed only when asked for.
+        return [s.duration for s in self.playlist.segments]
+
+    @cached_property
+    def times(self) -> list[float] | None:
+        return _timeline(self.durations, self._anchor_list) if self._anchor_list else None
 
     def covered_end(self, start: int, limit: int, already: float, target: float) -> int | None:
         """Where ``target`` seconds of break (``already`` gone) end, within half a segment:

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls.attributes import Attributes, parse_attributes
-from edge_assembler.core.hls.model import MediaPlaylist, Segment
+from edge_assembler.core.hls.model import MediaPlaylist, Segment, tagged_segments
 
 HEAD = -1  # ``at`` of a line in the head; ``len(segments)`` is the tail
 _EPSILON = 1e-6
@@ -85,9 +85,8 @@ def check_reload(previous: MediaPlaylist, current: MediaPlaylist) -> list[str]:
 def _collect(playlist: MediaPlaylist) -> _Tags:
     tags: _Tags = {}
     _note(tags, playlist.head, HEAD)
-    for i, segment in enumerate(playlist.segments):
-        if len(segment.raw) > 2:
-            _note(tags, segment.raw, i)
+    for i in playlist.fact(tagged_segments):
+        _note(tags, playlist.segments[i].raw, i)
     _note(tags, playlist.tail, len(playlist.segments))
     return tags
 

@@ -79,8 +79,7 @@ def tag_name(raw: str) -> str:
     if not raw.startswith("#EXT"):
         return ""
     end = raw.find(":")
-    name = raw[1:] if end == -1 else raw[1:end]
-    return name.rstrip("\r").rstrip()
+    return (raw[1:] if end == -1 else raw[1:end]).rstrip()  # a CR is whitespace too
 
 
 def tag(name: str, value: str | None = None, *, crlf: bool = False) -> str:

@@ -7,9 +7,9 @@ DATERANGEs, parts of the segment being produced, preload hints, rendition report
 Nothing is dropped, so rendering the lines back gives the source byte for byte.
 """
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
-from typing import NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple, TypeVar
 
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls.attributes import Attributes, parse_attributes
@@ -36,7 +36,10 @@ class Segment(NamedTuple):
         for i, line in enumerate(raw):
             if line.startswith("#EXTINF:"):
                 extinf = i
-            elif tag_name(line) == "EXT-X-DISCONTINUITY":
+            elif (
+                # The prefix first: it settles most lines without tag_name.
+                line.startswith("#EXT-X-DISCONTINUITY") and tag_name(line) == "EXT-X-DISCONTINUITY"
+            ):
                 discontinuity = True
         last = number + len(raw) - 1 if number else 0
         if extinf is None:
@@ -82,8 +85,15 @@ def parse_float(text: str, number: int, what: str) -> float:
     return value
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
 class MediaPlaylist:
+    """A media playlist. It is immutable, so what is derived from it (start times, breaks,
+    dates) is computed once, with ``fact``, and kept with it: a parsed playlist serves many
+    requests (DESIGN §4). ``evolve`` gives a new playlist with no facts."""
+
     head: tuple[str, ...]
     segments: tuple[Segment, ...]
     tail: tuple[str, ...]
@@ -99,6 +109,25 @@ class MediaPlaylist:
     prefix: str = ""  # a byte-order mark the source had (kept only by the identity render)
     crlf: bool = False  # lines the edits write end in CRLF, like the source's first line
     final_newline: bool = True
+    # Facts derived from the fields above, by the function that derives them. Not a field
+    # of the value: it takes no part in comparison, and ``evolve`` starts a new one.
+    _facts: dict[Callable[["MediaPlaylist"], object], object] = field(
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
+
+    def fact(self, derive: Callable[["MediaPlaylist"], T]) -> T:
+        """``derive(self)``, computed on first use. ``derive`` must read nothing but the
+        playlist, and callers must not mutate what it returns."""
+        facts = self._facts
+        if derive in facts:
+            return facts[derive]  # type: ignore[return-value]  # stored by ``derive`` itself
+        value = facts[derive] = derive(self)
+        return value
+
+    def remember(self, derive: Callable[["MediaPlaylist"], T], value: T) -> None:
+        """Record ``value`` as ``derive(self)``, for a builder that knew it on the way (the
+        caller guarantees they are equal)."""
+        self._facts[derive] = value
 
     @property
     def live(self) -> bool:
@@ -136,6 +165,14 @@ class MediaPlaylist:
 
     def evolve(self, **changes: object) -> "MediaPlaylist":
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def tagged_segments(playlist: MediaPlaylist) -> tuple[int, ...]:
+    """Indices of the segments with more lines than EXTINF and URI. Every segment tag but
+    EXTINF (KEY, MAP, DISCONTINUITY, dates, cues) is on one of them, and in most playlists
+    they are few: code that looks for tags visits them, not every segment. Use it as
+    ``playlist.fact(tagged_segments)``."""
+    return tuple(i for i, segment in enumerate(playlist.segments) if len(segment.raw) > 2)
 
 
 class Variant(NamedTuple):
@@ -206,4 +243,5 @@ __all__ = [
     "Playlist",
     "Segment",
     "Variant",
+    "tagged_segments",
 ]

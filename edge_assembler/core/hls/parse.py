@@ -2,10 +2,11 @@
 ManifestError naming the line."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls.attributes import parse_attributes
+from edge_assembler.core.hls.layout import record_parsed
 from edge_assembler.core.hls.lines import Kind, Line, classify, decode, split, tag_name
 from edge_assembler.core.hls.model import (
     Item,
@@ -16,6 +17,7 @@ from edge_assembler.core.hls.model import (
     Variant,
     parse_extinf,
     parse_float,
+    tagged_segments,
 )
 
 # RFC 8216 §4.3.4 / BIS §4.4.6: tags only a multivariant playlist carries.
@@ -125,29 +127,29 @@ def _media(
 ) -> MediaPlaylist:
     head_end = _head_end(raws, uris[0] if uris else len(raws))
     segments: list[Segment] = []
+    tagged: list[int] = []  # segments with more lines than EXTINF and URI
+    # One EXTINF line (duration and title) is repeated on most segments: read it once.
+    extinfs: dict[str, tuple[float, str]] = {}
     start = head_end
     for end in uris:
         extinf = raws[start]
-        if end - start == 1 and extinf.startswith("#EXTINF:"):
+        known = extinfs.get(extinf) if end - start == 1 else None
+        if known is None and end - start == 1 and extinf.startswith("#EXTINF:"):
+            known = extinfs[extinf] = _extinf(extinf, start + 1)
+        if known is not None:
             # The common case, EXTINF then URI, read inline: this loop is the hot path.
-            duration_text, _, title = extinf[8:].partition(",")
-            try:
-                duration = float(duration_text)
-            except ValueError:
-                duration = -1.0
-            if not 0 <= duration < _INF:
-                parse_extinf(extinf, start + 1)  # raises the precise error
-            title = title.removesuffix("\r")
             uri = raws[end]
-            segments.append(Segment((extinf, uri), uri.strip(), duration, title, False, start + 1))
+            segment = Segment((extinf, uri), uri.strip(), *known, False, start + 1)
         else:
-            segments.append(Segment.of(raws[start : end + 1], start + 1))
+            segment = Segment.of(raws[start : end + 1], start + 1)
+            tagged.append(len(segments))
+        segments.append(segment)
         start = end + 1
-    facts = _media_facts(raws, segments, head_end, start)
+    facts = _media_facts(raws, segments, tagged, head_end, start)
     if "target_duration" not in facts:
         where = segments[0].number if segments else len(raws)
         raise ManifestError(where, "media playlist without #EXT-X-TARGETDURATION")
-    return MediaPlaylist(
+    playlist = MediaPlaylist(
         head=tuple(raws[:head_end]),
         segments=tuple(segments),
         tail=tuple(raws[start:]),
@@ -156,6 +158,21 @@ def _media(
         final_newline=final_newline,
         **facts,  # type: ignore[arg-type]
     )
+    playlist.remember(tagged_segments, tuple(tagged))
+    record_parsed(playlist, raws)
+    return playlist
+
+
+def _extinf(raw: str, number: int) -> tuple[float, str]:
+    """Duration and title of an EXTINF line (a fast path of ``parse_extinf``)."""
+    duration_text, _, title = raw[8:].partition(",")
+    try:
+        duration = float(duration_text)
+    except ValueError:
+        duration = -1.0
+    if not 0 <= duration < _INF:
+        parse_extinf(raw, number)  # raises the precise error
+    return duration, title.removesuffix("\r")
 
 
 def _head_end(raws: list[str], stop: int) -> int:
@@ -164,7 +181,8 @@ def _head_end(raws: list[str], stop: int) -> int:
     for i in range(stop):
         raw = raws[i]
         if raw.startswith("#EXT"):
-            if tag_name(raw) not in HEADER_TAGS:
+            # The prefix test settles most lines (EXTINF, KEY, MAP, cues) without tag_name.
+            if not raw.startswith(_HEADER_PREFIXES) or tag_name(raw) not in HEADER_TAGS:
                 break
             end = i + 1
     else:
@@ -174,21 +192,22 @@ def _head_end(raws: list[str], stop: int) -> int:
 
 
 def _media_facts(
-    raws: list[str], segments: list[Segment], head_end: int, tail_start: int
+    raws: list[str], segments: list[Segment], tagged: list[int], head_end: int, tail_start: int
 ) -> dict[str, object]:
     """Playlist-wide facts, read from the head, the tail and any segment with extra lines."""
     facts: dict[str, object] = {}
-    places = [range(head_end), range(tail_start, len(raws))]
-    places += [range(s.number - 1, s.number - 1 + len(s.raw)) for s in segments if len(s.raw) > 2]
-    for place in places:
-        for i in place:
-            raw = raws[i]
-            if not raw.startswith("#EXT"):
+    places: list[tuple[Sequence[str], int]] = [(raws[:head_end], 1)]
+    places.append((raws[tail_start:], tail_start + 1))
+    places += [(segments[i].raw, segments[i].number) for i in tagged]
+    for lines, number in places:
+        for offset, raw in enumerate(lines):
+            if not raw.startswith(_FACT_PREFIXES):
                 continue
-            reader = _MEDIA_FACTS.get(tag_name(raw))
-            if reader is not None:
-                key, value = reader(classify(raw, i + 1))
-                facts.setdefault(key, value)
+            fact = _MEDIA_FACTS.get(tag_name(raw))
+            if fact is not None:
+                key, read = fact
+                value = raw.partition(":")[2].removesuffix("\r")  # as classify(raw).value
+                facts.setdefault(key, read(value, number + offset))
     return facts
 
 
@@ -199,41 +218,45 @@ def _int(text: str, line: int, what: str) -> int:
     return int(text)
 
 
-def _skipped(line: Line) -> int:
-    count = parse_attributes(line.value, line.number).get("SKIPPED-SEGMENTS")
+def _skipped(value: str, line: int) -> int:
+    count = parse_attributes(value, line).get("SKIPPED-SEGMENTS")
     if count is None:
-        raise ManifestError(line.number, "EXT-X-SKIP without SKIPPED-SEGMENTS")
-    return _int(count, line.number, "SKIPPED-SEGMENTS")
+        raise ManifestError(line, "EXT-X-SKIP without SKIPPED-SEGMENTS")
+    return _int(count, line, "SKIPPED-SEGMENTS")
 
 
-def _part_target(line: Line) -> float:
-    target = parse_attributes(line.value, line.number).get("PART-TARGET")
+def _part_target(value: str, line: int) -> float:
+    target = parse_attributes(value, line).get("PART-TARGET")
     if target is None:
-        raise ManifestError(line.number, "EXT-X-PART-INF without PART-TARGET")
-    return parse_float(target, line.number, "PART-TARGET")
+        raise ManifestError(line, "EXT-X-PART-INF without PART-TARGET")
+    return parse_float(target, line, "PART-TARGET")
 
 
-_MEDIA_FACTS: dict[str, Callable[[Line], tuple[str, object]]] = {
-    "EXT-X-VERSION": lambda line: ("version", _int(line.value, line.number, "VERSION")),
-    "EXT-X-TARGETDURATION": lambda line: (
-        "target_duration",
-        # Lenient: a few packagers write "10.0"; the value is an integer (BIS §4.4.3.1).
-        round(parse_float(line.value, line.number, "TARGETDURATION")),
-    ),
-    "EXT-X-MEDIA-SEQUENCE": lambda line: (
-        "media_sequence",
-        _int(line.value, line.number, "MEDIA-SEQUENCE"),
-    ),
-    "EXT-X-DISCONTINUITY-SEQUENCE": lambda line: (
-        "discontinuity_sequence",
-        _int(line.value, line.number, "DISCONTINUITY-SEQUENCE"),
-    ),
-    "EXT-X-PLAYLIST-TYPE": lambda line: ("playlist_type", line.value.strip()),
-    "EXT-X-ENDLIST": lambda line: ("endlist", True),
-    "EXT-X-I-FRAMES-ONLY": lambda line: ("i_frames_only", True),
-    "EXT-X-PART-INF": lambda line: ("part_target", _part_target(line)),
-    "EXT-X-SKIP": lambda line: ("skipped", _skipped(line)),
+def _integer(what: str) -> Callable[[str, int], int]:
+    return lambda value, line: _int(value, line, what)
+
+
+def _target_duration(value: str, line: int) -> int:
+    # Lenient: a few packagers write "10.0"; the value is an integer (BIS §4.4.3.1).
+    return round(parse_float(value, line, "TARGETDURATION"))
+
+
+# The MediaPlaylist field each playlist tag sets, and how its value (what follows the
+# first ":") reads.
+_MEDIA_FACTS: dict[str, tuple[str, Callable[[str, int], object]]] = {
+    "EXT-X-VERSION": ("version", _integer("VERSION")),
+    "EXT-X-TARGETDURATION": ("target_duration", _target_duration),
+    "EXT-X-MEDIA-SEQUENCE": ("media_sequence", _integer("MEDIA-SEQUENCE")),
+    "EXT-X-DISCONTINUITY-SEQUENCE": ("discontinuity_sequence", _integer("DISCONTINUITY-SEQUENCE")),
+    "EXT-X-PLAYLIST-TYPE": ("playlist_type", lambda value, line: value.strip()),
+    "EXT-X-ENDLIST": ("endlist", lambda value, line: True),
+    "EXT-X-I-FRAMES-ONLY": ("i_frames_only", lambda value, line: True),
+    "EXT-X-PART-INF": ("part_target", _part_target),
+    "EXT-X-SKIP": ("skipped", _skipped),
 }
+# A cheap first filter: the other lines skip tag_name and the lookup.
+_FACT_PREFIXES = tuple(f"#{name}" for name in _MEDIA_FACTS)
+_HEADER_PREFIXES = tuple(f"#{name}" for name in HEADER_TAGS)
 
 
 def _multivariant(

@@ -120,3 +120,49 @@ def test_several_break_replacements_refer_to_the_origin_playlist():
     ]  # fmt: skip
     assert out.duration == content.duration
     assert_m3u8_agrees(render(out))
+
+
+def test_an_open_break_ends_where_the_origin_put_it_whatever_a_later_replacement_did():
+    """Break ids refer to the origin: the open break before the other ends where that one
+    starts, even once the other's markers are removed (and so the content after both
+    stays)."""
+    lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:6", "#EXT-X-PLAYLIST-TYPE:VOD"]
+    for i in range(12):
+        if i == 2:
+            lines.append("#EXT-X-CUE-OUT")  # no duration, no CUE-IN: open until the next
+        if i == 7:
+            lines.append("#EXT-X-CUE-OUT:DURATION=12")
+        if i == 9:
+            lines.append("#EXT-X-CUE-IN")
+        lines += ["#EXTINF:6.000,", f"c{i}.ts"]
+    content = media(("\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n").encode())
+    pod = media(
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n" + b"#EXTINF:4.000,\np.ts\n" * 3 + b"#EXT-X-ENDLIST\n"
+    )
+    edits = [
+        ReplaceBreak(
+            break_id=f"msn-{n}",
+            pod=("pod",),
+            pod_urls=("http://ads.test/p.m3u8",),
+            markers="remove",
+        )
+        for n in (2, 7)
+    ]
+    out = apply(content, edits, {"pod": pod})
+    assert isinstance(out, MediaPlaylist)
+    uris = [s.uri for s in out.segments]
+    assert uris == ["c0.ts", "c1.ts", *["http://ads.test/p.ts"] * 6, "c9.ts", "c10.ts", "c11.ts"]
+    assert_m3u8_agrees(render(out))
+
+
+def test_a_break_replaced_twice_is_looked_for_again():
+    content = media(
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.000,\nc0.ts\n#EXT-X-CUE-OUT:12\n"
+        b"#EXTINF:6.000,\nc1.ts\n#EXTINF:6.000,\nc2.ts\n#EXT-X-CUE-IN\n#EXTINF:6.000,\nc3.ts\n"
+        b"#EXT-X-ENDLIST\n"
+    )
+    pod = media(b"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.000,\np.ts\n#EXT-X-ENDLIST\n")
+    edit = ReplaceBreak(break_id="msn-1", pod=("pod",), pod_urls=("http://ads.test/p.m3u8",))
+    once = apply(content, [edit], {"pod": pod})
+    twice = apply(content, [edit, edit], {"pod": pod})
+    assert render(twice) == render(apply(once, [edit], {"pod": pod}))

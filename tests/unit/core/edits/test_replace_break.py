@@ -314,6 +314,15 @@ def test_a_slate_without_duration_is_refused():
         )
 
 
+def test_a_ts_pod_in_fmp4_content_is_refused():
+    """BIS §4.4.4.5: the content's MAP would still apply to the TS pod segments."""
+    text = vod_with_break(6.0).replace("#EXT-X-VERSION:3", "#EXT-X-VERSION:6")
+    text = text.replace("#EXTINF:6.000,\nc0.ts", '#EXT-X-MAP:URI="i.mp4"\n#EXTINF:6.000,\nc0.ts')
+    edit = ReplaceBreak(break_id="msn-2", pod=("a",), pod_urls=(URL.format("a"),))
+    with pytest.raises(EditError, match=r"BIS §4\.4\.4\.5"):
+        apply_replace_break(media(text), edit, {"a": asset("a", 6.0)})
+
+
 SECONDS = st.integers(1000, 6000).map(lambda ms: ms / 1000)
 
 

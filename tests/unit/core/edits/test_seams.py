@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, strategies as st
 
 from edge_assembler.core.edits.seams import (
     SELF,
@@ -11,6 +12,7 @@ from edge_assembler.core.edits.seams import (
     CueSpan,
     EditError,
     assemble,
+    boundaries,
     content,
     format_date,
     join,
@@ -26,6 +28,7 @@ from edge_assembler.core.edits.seams import (
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls import MediaPlaylist, parse, render
 from edge_assembler.core.hls.invariants import check
+from edge_assembler.core.hls.model import tagged_segments
 from tests.hls_support import assert_m3u8_agrees
 
 
@@ -236,14 +239,15 @@ def test_foreign_runs_keep_only_media_tags_and_absolute_uris():
             '#EXT-X-PART:DURATION=1,URI="p.ts"\n#EXT-X-BITRATE:800\n#EXT-X-CUE-IN\n',
         },
     )
-    playlist = vod(4.0)
+    # fMP4 content: after the fMP4 ad, its MAP takes over again (BIS §4.4.4.5).
+    playlist = vod(4.0, lines={0: '#EXT-X-MAP:URI="c.mp4"\n'}, version=6)
     output = text(joined(playlist, [foreign(source), *content(playlist, 0, 1, None)]))
     assert output == (
         "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n"
         '#EXT-X-MAP:URI="https://ads.example.com/c/1/init.mp4"\n'
         "#EXTINF:4.000,\nhttps://ads.example.com/c/1/s0.ts\n"
         "#EXT-X-GAP\n#EXT-X-BITRATE:800\n#EXTINF:4.000,\nhttps://ads.example.com/c/1/s1.ts\n"
-        "#EXT-X-DISCONTINUITY\n#EXTINF:4.000,\ns0.ts\n#EXT-X-ENDLIST\n"
+        '#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="c.mp4"\n#EXTINF:4.000,\ns0.ts\n#EXT-X-ENDLIST\n'
     )
 
 
@@ -483,3 +487,124 @@ def test_a_byterange_after_a_whole_resource_starts_at_zero():
     byterange = take(playlist, 1, 2, source="x").segments[0].tag("EXT-X-BYTERANGE")
     assert byterange is not None
     assert byterange.value == "500@0"
+
+
+# ------------------------------------------------------------------------ reference checks
+
+DURATION_LISTS = st.lists(
+    st.sampled_from([0.0, 2.0, 2.002, 4.0, 6.0, 0.05])
+    | st.integers(1, 9000).map(lambda ms: ms / 1000),
+    min_size=1,
+    max_size=12,
+)
+
+
+def snap_by_definition(edges: list[float], at: float, how: str) -> int:
+    """``snap`` as it is defined: a scan of every boundary."""
+    if how == "before":
+        return max(i for i, t in enumerate(edges) if t <= at + TOLERANCE)
+    if how == "after":
+        return min(i for i, t in enumerate(edges) if t >= at - TOLERANCE)
+    return min(range(len(edges)), key=lambda i: (abs(edges[i] - at), i))
+
+
+@given(DURATION_LISTS, st.floats(0, 1.0), st.sampled_from(["nearest", "before", "after"]))
+def test_snap_finds_what_a_scan_of_every_boundary_finds(durations, fraction, how):
+    playlist = vod(*durations)
+    edges = boundaries(playlist)
+    moments = [edges[-1] * fraction]
+    for edge in edges:  # on a boundary, and within the tolerance of one
+        moments += [edge, edge + TOLERANCE, edge - TOLERANCE / 2]
+    for at in moments:
+        if not 0 <= at <= edges[-1] + TOLERANCE:
+            continue
+        try:
+            expected = snap_by_definition(edges, at, how)
+        except ValueError:  # "after" a moment within the tolerance past the end
+            expected = len(edges) - 1
+        assert snap(playlist, at, how) == expected
+
+
+BYTERANGES = st.lists(
+    st.sampled_from(["", "#EXT-X-BYTERANGE:700\n", "#EXT-X-BYTERANGE:300@1000\n"]),
+    min_size=2,
+    max_size=8,
+)
+
+
+@given(BYTERANGES)
+def test_implicit_byterange_offsets_are_those_of_a_scan_from_the_start(ranges):
+    playlist = vod(*[4.0] * len(ranges), lines=dict(enumerate(ranges)), version=4)
+    offset = 0
+    for index, line in enumerate(ranges):
+        length, _, start = line.removeprefix("#EXT-X-BYTERANGE:").strip().partition("@")
+        taken = take(playlist, index, index + 1, source="x").segments[0]
+        if length and not start and index:
+            found = taken.tag("EXT-X-BYTERANGE")
+            assert found is not None
+            assert found.value == f"{length}@{offset}"
+        else:
+            assert taken is playlist.segments[index]
+        offset = int(start or offset) + int(length) if length else 0
+
+
+SEGMENT_LINES = st.sampled_from(
+    [
+        "#EXT-X-DISCONTINUITY\n",
+        '#EXT-X-KEY:METHOD=AES-128,URI="k1"\n',
+        '#EXT-X-KEY:METHOD=AES-128,URI="k2",IV=0x1\n',
+        "#EXT-X-KEY:METHOD=NONE\n",
+        '#EXT-X-MAP:URI="init.mp4"\n',
+        "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z\n",
+        "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:01:00.000Z\n",
+        '#EXT-X-DATERANGE:ID="d",START-DATE="2024-05-01T12:00:30.000Z"\n',
+        "#EXT-X-CUE-OUT:DURATION=8\n",
+        "#EXT-X-CUE-IN\n",
+        "# a comment\n",
+    ]
+)
+
+
+@st.composite
+def playlists_with_tags(draw: st.DrawFn, min_size: int = 1) -> MediaPlaylist:
+    durations = draw(st.lists(st.sampled_from([2.0, 4.0, 3.5]), min_size=min_size, max_size=9))
+    lines = draw(st.dictionaries(st.integers(0, len(durations) - 1), st.lists(SEGMENT_LINES)))
+    head = "#EXT-X-MEDIA-SEQUENCE:5\n" if draw(st.booleans()) else ""
+    playlist = vod(*durations, head=head, lines={i: "".join(v) for i, v in lines.items()})
+    if draw(st.booleans()):  # live: no EXT-X-ENDLIST
+        playlist = playlist.evolve(tail=(), endlist=False)
+    return playlist
+
+
+@given(playlists_with_tags(min_size=2), playlists_with_tags(), st.data())
+def test_joining_only_seams_and_tags_equals_rewriting_every_segment(playlist, source, data):
+    """``join`` copies what needs no change; forgetting what ``take`` found out makes it
+    look at every segment, and the two must agree."""
+    count = len(playlist.segments)
+    cut = data.draw(st.integers(1, count - 1))
+    dates = segment_dates(playlist) if "PROGRAM-DATE" in text_of(playlist) else None
+    fill = take(source, 0, len(source.segments), source="ad", base_url=AD_URL, keep_tags=False)
+    if data.draw(st.booleans()):
+        fill = fill.evolve(cue=CueSpan(8.0, data.draw(st.sampled_from([0.0, 4.0]))))
+    runs = [*content(playlist, 0, cut, dates), fill, *content(playlist, cut, count, dates)]
+    quick, slow = (
+        joined_or_refused(playlist, r) for r in (runs, [r.evolve(tagged=None) for r in runs])
+    )
+    if isinstance(quick, str) or isinstance(slow, str):
+        assert quick == slow  # refused either way, for the same reason
+        return
+    assert quick.segments == slow.segments
+    assert render(quick) == render(slow)
+    assert render(quick) == ("\n".join(quick.raw_lines()) + "\n").encode()
+    assert quick.fact(tagged_segments) == tagged_segments(quick)
+
+
+def joined_or_refused(playlist: MediaPlaylist, runs: list) -> MediaPlaylist | str:
+    try:
+        return joined(playlist, runs)
+    except EditError as refused:
+        return str(refused)
+
+
+def text_of(playlist: MediaPlaylist) -> str:
+    return render(playlist).decode()

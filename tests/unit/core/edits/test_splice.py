@@ -187,3 +187,44 @@ def test_edits_decode_from_json():
             msgspec.json.decode(
                 b'{"kind":"insert_run","source":"a","source_url":"u",' + bad + b"}", type=InsertRun
             )
+
+
+def container(fmp4: bool, prefix: str) -> MediaPlaylist:
+    """A two-segment VOD: fMP4 (an EXT-X-MAP before its first segment) or TS (none)."""
+    init = f'#EXT-X-MAP:URI="{prefix}-init.mp4"\n' if fmp4 else ""
+    ext = "m4s" if fmp4 else "ts"
+    return media(
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+        f"{init}#EXTINF:4.000,\n{prefix}0.{ext}\n#EXTINF:4.000,\n{prefix}1.{ext}\n"
+        "#EXT-X-ENDLIST\n"
+    )
+
+
+# BIS §4.4.4.5: a MAP applies until the next MAP; nothing ends its scope.
+@pytest.mark.parametrize(
+    ("content_fmp4", "ad_fmp4", "position", "refused"),
+    [
+        (True, False, "mid", True),  # TS ad inside fMP4 content
+        (True, False, "post", True),  # TS post-roll after fMP4 content
+        (False, True, "mid", True),  # TS content resumes after an fMP4 ad
+        (False, True, "pre", True),  # fMP4 pre-roll before TS content
+        (True, False, "pre", False),  # TS pre-roll: the content MAP follows the run
+        (False, True, "post", False),  # fMP4 post-roll: its MAP applies only to the run
+        (True, True, "mid", False),
+        (False, False, "mid", False),
+    ],
+)
+def test_a_map_scope_cannot_be_left(content_fmp4, ad_fmp4, position, refused):
+    edit = InsertRun(
+        source="ad", source_url=AD_URL, at=4.0 if position == "mid" else None, position=position
+    )
+    content, ad = container(content_fmp4, "c"), container(ad_fmp4, "ad")
+    if refused:
+        with pytest.raises(EditError, match=r"BIS §4\.4\.4\.5.*content's container"):
+            apply_insert_run(content, edit, {"ad": ad})
+        return
+    data = render(apply_insert_run(content, edit, {"ad": ad}))
+    assert_m3u8_agrees(data)
+    output = parse(data)
+    assert isinstance(output, MediaPlaylist)
+    assert check(output) == []
