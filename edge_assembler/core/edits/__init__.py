@@ -3,9 +3,11 @@
 A ``Plan`` is what the rules decide for one request: the edits, in order, and the
 sources they need fetched first (``needs``: h11's NEED_DATA idea; the shell fetches,
 then ``apply`` runs without I/O). Every edit kind lives in its own module; ``apply``
-dispatches with one exhaustive ``match``.
+dispatches with one exhaustive ``match``. ``render_plan`` is ``render(apply(...))``
+remembered per origin version, for the viewers of one cohort (DESIGN §4).
 """
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import assert_never
 
@@ -42,6 +44,7 @@ from edge_assembler.core.edits.uris import (
 from edge_assembler.core.edits.variants import FilterVariants, apply_filter_variants
 from edge_assembler.core.hls.cues import detect_breaks
 from edge_assembler.core.hls.model import MediaPlaylist, MultivariantPlaylist, Playlist
+from edge_assembler.core.hls.render import render
 
 AnyEdit = (
     InsertRun
@@ -114,6 +117,44 @@ def apply(
     return playlist
 
 
+# Plans remembered per origin version: a few cohorts per playlist are common, many rare.
+PLANS_PER_VERSION = 64
+
+# A rendered plan's key: the edits, and the identity of each source they read.
+_PlanKey = tuple[tuple[AnyEdit, ...], tuple[int, ...]]
+# The sources themselves are kept with the bytes: while an entry lives, no other object
+# can take the identity of one of its sources, so an identity in a key stays unambiguous.
+_Rendered = tuple[tuple[MediaPlaylist | None, ...], bytes]
+
+
+def render_plan(
+    playlist: Playlist, edits: Sequence[AnyEdit], fetched: Mapping[str, MediaPlaylist]
+) -> bytes:
+    """``render(apply(playlist, edits, fetched))``, remembered with ``playlist`` (the parsed
+    origin version): the viewers of a cohort have equal plans and share the bytes (DESIGN
+    §4). A source is the same when it is the same parsed object; a refetched source is a
+    new one. The ``PLANS_PER_VERSION`` most recently used plans are kept; errors are not.
+    """
+    sources = tuple(fetched.get(key) for key in needs(edits))
+    key: _PlanKey = (tuple(edits), tuple(map(id, sources)))
+    plans = playlist.fact(_rendered_plans)
+    hit = plans.get(key)
+    if hit is not None:
+        plans.move_to_end(key)
+        return hit[1]
+    data = render(apply(playlist, edits, fetched))
+    plans[key] = (sources, data)
+    if len(plans) > PLANS_PER_VERSION:
+        plans.popitem(last=False)
+    return data
+
+
+def _rendered_plans(playlist: Playlist) -> "OrderedDict[_PlanKey, _Rendered]":
+    """The rendered-plan memo of one origin version: the one fact that grows after it is
+    derived (``render_plan`` alone writes it), and dies with the version."""
+    return OrderedDict()
+
+
 def _in_application_order(playlist: Playlist, edits: Sequence[AnyEdit]) -> list[AnyEdit]:
     replacements = [e for e in edits if isinstance(e, ReplaceBreak)]
     if not replacements or not isinstance(playlist, MediaPlaylist):
@@ -167,4 +208,12 @@ def _multivariant(playlist: Playlist, edit: AnyEdit) -> MultivariantPlaylist:
     return playlist
 
 
-__all__ = ["AnyEdit", "EditError", "Plan", "apply", "needs"]
+__all__ = [
+    "PLANS_PER_VERSION",
+    "AnyEdit",
+    "EditError",
+    "Plan",
+    "apply",
+    "needs",
+    "render_plan",
+]

@@ -635,7 +635,7 @@ class _Joiner:
 
     def _inner_stay(self, run: Run, place: _Place) -> bool:
         """Whether the segments of ``run`` after its first keep their own form (their lines
-        in the edited playlist, ``_foreign`` for another), wherever the run lands, but for
+        in the edited playlist, ``foreign`` for another), wherever the run lands, but for
         dates they state: no break marker to add (a live break), no implicit IV to write
         out (numbers moved under a key) and no date to give them (the output has no clock,
         or it is the run's own)."""
@@ -678,10 +678,10 @@ class _Joiner:
 
     def _add_own_forms(self, run: Run, scope: _Scope, place: _Place) -> None:
         """A foreign run whose dates do not move: after the first segment, each is its
-        ``_foreign`` form, whose keys and map move the scope."""
+        ``foreign`` form, whose keys and map move the scope."""
         self._put(self._rewrite(run, 0, scope, place, None))
         for segment in run.segments[1:]:
-            own = _foreign(segment, run.base_url, run.own_clock, self.crlf)
+            own = foreign(segment, run.base_url, run.own_clock, self.crlf)
             if len(own.raw) > 2:
                 _apply_lines(scope, own.raw)
             self._put(own)
@@ -708,7 +708,7 @@ class _Joiner:
         """Segment ``j`` of ``run`` with what its place in the output needs."""
         segment = run.segments[j]
         if not run.keep_tags:
-            segment = _foreign(segment, run.base_url, run.own_clock, self.crlf)
+            segment = foreign(segment, run.base_url, run.own_clock, self.crlf)
         lines = list(segment.raw)
         if j == 0:
             lines = self._first(run, lines, scope, place.seam, place.start, place.delta)
@@ -892,7 +892,7 @@ def _is_none(body: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _foreign(segment: Segment, base_url: str | None, own_clock: bool, crlf: bool) -> Segment:
+def foreign(segment: Segment, base_url: str | None, own_clock: bool, crlf: bool) -> Segment:
     """A segment of a foreign run as the output states it, before its place adds anything:
     only its media tags (and its date when it keeps its clock), URIs made absolute against
     ``base_url``, lines ending like the output's. Cached: an ad is inserted for many

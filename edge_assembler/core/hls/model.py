@@ -8,8 +8,8 @@ Nothing is dropped, so rendering the lines back gives the source byte for byte.
 """
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import NamedTuple, TypeVar
+from dataclasses import dataclass, field, fields, replace
+from typing import NamedTuple, Self, TypeVar
 
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls.attributes import Attributes, parse_attributes
@@ -88,8 +88,30 @@ def parse_float(text: str, number: int, what: str) -> float:
 T = TypeVar("T")
 
 
+class Facts:
+    """What is derived from an immutable playlist, computed once and kept with it: a parsed
+    playlist serves many requests (DESIGN §4). The playlist dataclass declares ``_facts``."""
+
+    __slots__ = ()
+    _facts: dict[Callable[..., object], object]
+
+    def fact(self, derive: Callable[[Self], T]) -> T:
+        """``derive(self)``, computed on first use. ``derive`` must read nothing but the
+        playlist, and callers must not mutate what it returns."""
+        facts = self._facts
+        if derive in facts:
+            return facts[derive]  # type: ignore[return-value]  # stored by ``derive`` itself
+        value = facts[derive] = derive(self)
+        return value
+
+    def remember(self, derive: Callable[[Self], T], value: T) -> None:
+        """Record ``value`` as ``derive(self)``, for a builder that knew it on the way (the
+        caller guarantees they are equal)."""
+        self._facts[derive] = value
+
+
 @dataclass(frozen=True, slots=True)
-class MediaPlaylist:
+class MediaPlaylist(Facts):
     """A media playlist. It is immutable, so what is derived from it (start times, breaks,
     dates) is computed once, with ``fact``, and kept with it: a parsed playlist serves many
     requests (DESIGN §4). ``evolve`` gives a new playlist with no facts."""
@@ -111,23 +133,9 @@ class MediaPlaylist:
     final_newline: bool = True
     # Facts derived from the fields above, by the function that derives them. Not a field
     # of the value: it takes no part in comparison, and ``evolve`` starts a new one.
-    _facts: dict[Callable[["MediaPlaylist"], object], object] = field(
+    _facts: dict[Callable[..., object], object] = field(
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
-
-    def fact(self, derive: Callable[["MediaPlaylist"], T]) -> T:
-        """``derive(self)``, computed on first use. ``derive`` must read nothing but the
-        playlist, and callers must not mutate what it returns."""
-        facts = self._facts
-        if derive in facts:
-            return facts[derive]  # type: ignore[return-value]  # stored by ``derive`` itself
-        value = facts[derive] = derive(self)
-        return value
-
-    def remember(self, derive: Callable[["MediaPlaylist"], T], value: T) -> None:
-        """Record ``value`` as ``derive(self)``, for a builder that knew it on the way (the
-        caller guarantees they are equal)."""
-        self._facts[derive] = value
 
     @property
     def live(self) -> bool:
@@ -164,7 +172,13 @@ class MediaPlaylist:
         return out
 
     def evolve(self, **changes: object) -> "MediaPlaylist":
-        return replace(self, **changes)  # type: ignore[arg-type]
+        # ``dataclasses.replace`` without its per-field checks: every edit calls this.
+        values = {name: getattr(self, name) for name in _MEDIA_FIELDS}
+        values.update(changes)
+        return MediaPlaylist(**values)
+
+
+_MEDIA_FIELDS = tuple(f.name for f in fields(MediaPlaylist) if f.init)
 
 
 def tagged_segments(playlist: MediaPlaylist) -> tuple[int, ...]:
@@ -198,7 +212,7 @@ Item = Line | Variant
 
 
 @dataclass(frozen=True, slots=True)
-class MultivariantPlaylist:
+class MultivariantPlaylist(Facts):
     """Lines in order; variants grouped with their URI so edits can move or drop them."""
 
     items: tuple[Item, ...]
@@ -206,6 +220,9 @@ class MultivariantPlaylist:
     prefix: str = ""
     crlf: bool = False
     final_newline: bool = True
+    _facts: dict[Callable[..., object], object] = field(
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
 
     def raw_lines(self) -> Iterator[str]:
         for item in self.items:
@@ -236,6 +253,7 @@ class MultivariantPlaylist:
 Playlist = MediaPlaylist | MultivariantPlaylist
 
 __all__ = [
+    "Facts",
     "Item",
     "Kind",
     "MediaPlaylist",

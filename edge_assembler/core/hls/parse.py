@@ -87,9 +87,7 @@ def parse(data: bytes) -> Playlist:
         )
     uris = [i for i, raw in enumerate(raws) if raw and raw[0] != "#" and not raw.isspace()]
     # Plain substring tests first: the anchored regex only runs on likely multivariants.
-    multivariant = any(name in text for name in _MULTIVARIANT_HINTS) and bool(
-        _MULTIVARIANT_LINE.search(text)
-    )
+    multivariant = _likely_multivariant(text) and bool(_MULTIVARIANT_LINE.search(text))
     if multivariant and _MEDIA_LINE.search(text):
         _refuse_mixed(raws)
     crlf = raws[first].endswith("\r")
@@ -117,7 +115,18 @@ def _line_pattern(names: frozenset[str]) -> re.Pattern[str]:
 
 
 _MULTIVARIANT_LINE = _line_pattern(MULTIVARIANT_TAGS)
-_MULTIVARIANT_HINTS = tuple(f"#{name}" for name in sorted(MULTIVARIANT_TAGS))
+# "#EXT-X-MEDIA" is also the start of "#EXT-X-MEDIA-SEQUENCE", in every live playlist: it
+# is told apart by counting, so the regex does not run on every media playlist.
+_MULTIVARIANT_HINTS = tuple(f"#{name}" for name in sorted(MULTIVARIANT_TAGS - {"EXT-X-MEDIA"}))
+
+
+def _likely_multivariant(text: str) -> bool:
+    """Whether ``text`` may hold a multivariant tag line (never False when it does)."""
+    if any(name in text for name in _MULTIVARIANT_HINTS):
+        return True
+    return text.count("#EXT-X-MEDIA") > text.count("#EXT-X-MEDIA-SEQUENCE")
+
+
 _MEDIA_LINE = _line_pattern(MEDIA_TAGS)
 _INF = float("inf")
 
@@ -141,7 +150,7 @@ def _media(
             uri = raws[end]
             segment = Segment((extinf, uri), uri.strip(), *known, False, start + 1)
         else:
-            segment = Segment.of(raws[start : end + 1], start + 1)
+            segment = _tagged_segment(raws[start : end + 1], start + 1, extinfs)
             tagged.append(len(segments))
         segments.append(segment)
         start = end + 1
@@ -161,6 +170,27 @@ def _media(
     playlist.remember(tagged_segments, tuple(tagged))
     record_parsed(playlist, raws)
     return playlist
+
+
+def _tagged_segment(raw: list[str], number: int, extinfs: dict[str, tuple[float, str]]) -> Segment:
+    """``Segment.of(raw, number)`` for a segment with more lines than EXTINF and URI, its
+    EXTINF read through the parse's memo of them: a live window's break segments (cue
+    tags) are the tagged ones, and their EXTINF is the one every segment repeats."""
+    extinf = None
+    discontinuity = False
+    for i, line in enumerate(raw):
+        if line.startswith("#EXTINF:"):
+            extinf = i
+        elif line.startswith("#EXT-X-DISCONTINUITY") and tag_name(line) == "EXT-X-DISCONTINUITY":
+            discontinuity = True
+    if extinf is None:
+        return Segment.of(raw, number)  # raises the precise error
+    line = raw[extinf]
+    known = extinfs.get(line)
+    if known is None:
+        known = extinfs[line] = _extinf(line, number + extinf)
+    uri = raw[-1]
+    return Segment(tuple(raw), uri.strip(), *known, discontinuity, number)
 
 
 def _extinf(raw: str, number: int) -> tuple[float, str]:
