@@ -1,7 +1,7 @@
-"""`python -m bench`: the core benchmark (parse, edit, render vs the m3u8 library)."""
+"""`python -m bench`: the core benchmarks (HLS, then DASH) with same-run baselines."""
 
 import sys
 
-from bench.core import main
+from bench import core, dash
 
-sys.exit(main())
+sys.exit(core.main() | dash.main())
