@@ -159,8 +159,9 @@ def _in_application_order(playlist: Playlist, edits: Sequence[AnyEdit]) -> list[
     replacements = [e for e in edits if isinstance(e, ReplaceBreak)]
     if not replacements or not isinstance(playlist, MediaPlaylist):
         return list(edits)
-    start = {b.id: b.start_index for b in detect_breaks(playlist)}
-    replacements.sort(key=lambda e: start.get(e.break_id, -1), reverse=True)
+    if len(replacements) > 1:  # one replacement (a live window's usual plan) needs no order
+        start = {b.id: b.start_index for b in detect_breaks(playlist)}
+        replacements.sort(key=lambda e: start.get(e.break_id, -1), reverse=True)
     return [*replacements, *(e for e in edits if not isinstance(e, ReplaceBreak))]
 
 

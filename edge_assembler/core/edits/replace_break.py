@@ -29,6 +29,7 @@ CUE-OUT/CONT/IN and, when the playlist has dates, one EXT-X-DATERANGE per creati
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from math import inf
 from typing import Literal, NamedTuple
 
@@ -46,7 +47,7 @@ from edge_assembler.core.edits.seams import (
     dates_of,
     foreign,
     join,
-    required_version,
+    lines_version,
     seconds,
     source_playlist,
     take,
@@ -218,9 +219,11 @@ def _plan(
 def _slate(slate: _Source | None, t: float, planned: float, horizon: float) -> list[_Planned]:
     out: list[_Planned] = []
     lap = 0
-    while slate is not None and t < horizon - TOLERANCE:
+    # Only a gap shorter than TOLERANCE is left unfilled; rounding keeps float noise in the
+    # running sum (2.1 - 2.0 = 0.10000000000000009) from deciding it.
+    while slate is not None and round(horizon - t, 9) >= TOLERANCE:
         for i, segment in enumerate(slate.playlist.segments):
-            if t >= horizon - TOLERANCE:
+            if round(horizon - t, 9) < TOLERANCE:
                 break
             duration = min(segment.duration, planned - t)
             out.append(_Planned(slate, i, t, duration, None, lap))
@@ -404,6 +407,7 @@ def _marks(raw: str, break_id: str, closing: bool) -> bool:
 
 # The lines a segment may have for the fast path: its EXTINF and URI, and cue tags.
 _CUE_PREFIXES = ("#EXTINF:", "#EXT-X-CUE-OUT", "#EXT-X-CUE-IN")
+_DSN = "EXT-X-DISCONTINUITY-SEQUENCE"
 # Tail lines the general path would look at (the break's date range, dates, cues).
 _TAIL_SEEN = ("#EXT-X-DATERANGE", "#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-CUE")
 
@@ -441,25 +445,21 @@ def _live_fill(
     resumed = _plain_resumed(playlist, start, end)
     if resumed is None or not _plain_sources(playlist, pod):
         return None
-    window = _listed(_plan(pod, None, planned, planned), 0.0, covered_duration(playlist, found))
-    if not window:
+    listed = covered_duration(playlist, found)
+    fill, needed, longest = _pod_fill(
+        tuple(pod), planned, listed, playlist.crlf, playlist.i_frames_only
+    )
+    if not fill:
         return None
-    fill: list[Segment] = []
-    previous_cued = False
-    for chunk in _chunks(window):
-        fill += _fill_chunk(chunk, planned, previous_cued, playlist.crlf)
-        previous_cued = True
-    needed = required_version(fill, playlist)
-    if needed > (playlist.version or 1) or any(s.duration > playlist.target_duration for s in fill):
+    if needed > (playlist.version or 1) or longest > playlist.target_duration:
         return None  # the general path changes the head, or refuses (SPEC_RULES 5, 18)
     crlf = playlist.crlf
     resumed_lines = (tag("EXT-X-DISCONTINUITY", crlf=crlf), tag("EXT-X-CUE-IN", crlf=crlf))
-    after = Segment(
-        (*resumed_lines, *resumed.raw), resumed.uri, resumed.duration, resumed.title, True, 0
-    )
+    source = playlist.segments[end]
+    after = Segment((*resumed_lines, *resumed), source.uri, source.duration, source.title, True, 0)
     segments = (*playlist.segments[:start], *fill, after, *playlist.segments[end + 1 :])
     head = playlist.head
-    if not any(tag_name(raw) == "EXT-X-DISCONTINUITY-SEQUENCE" for raw in head):
+    if not any(raw.startswith(_DSN, 1) and tag_name(raw) == _DSN for raw in head):
         # SPEC_RULES 11: a live playlist with a discontinuity states its sequence.
         value = str(playlist.discontinuity_sequence)
         head = (*head, tag("EXT-X-DISCONTINUITY-SEQUENCE", value, crlf=crlf))
@@ -470,30 +470,60 @@ def _live_fill(
     return edited
 
 
-def _plain_resumed(playlist: MediaPlaylist, start: int, end: int) -> Segment | None:
-    """The segment after the break without its CUE-IN, when it is then plain, every other
-    segment outside the break is plain, and the break's segments hold only cue tags (so
-    the playlist has no keys, maps, byte ranges, dates or date ranges); and the tail has
-    nothing the general path would change."""
-    tagged = playlist.fact(tagged_segments)
-    if not all(start <= i <= end for i in tagged):
+def _plain_resumed(playlist: MediaPlaylist, start: int, end: int) -> tuple[str, ...] | None:
+    """The lines of the segment after the break without its CUE-IN, when that leaves them
+    plain (EXTINF and URI), every other segment outside the break is plain, and the break's
+    segments hold only cue tags (so the playlist has no keys, maps, byte ranges, dates or
+    date ranges); and the tail has nothing the general path would change."""
+    tagged = playlist.fact(tagged_segments)  # ascending
+    if tagged and not (start <= tagged[0] and tagged[-1] <= end):
         return None
-    if any(raw.startswith(_TAIL_SEEN) for raw in playlist.tail):
+    if playlist.tail and any(raw.startswith(_TAIL_SEEN) for raw in playlist.tail):
         return None
     segments = playlist.segments
     for i in tagged:
-        if i < end and not all(raw.startswith(_CUE_PREFIXES) for raw in segments[i].raw[:-1]):
-            return None
-    segment = segments[end]
-    raw = tuple(line for line in segment.raw if tag_name(line) != "EXT-X-CUE-IN")
+        if i == end:
+            break
+        for line in segments[i].raw[:-1]:
+            if not line.startswith(_CUE_PREFIXES):
+                return None
+    raw = tuple(line for line in segments[end].raw if not _is_tag(line, "EXT-X-CUE-IN"))
     if len(raw) != 2 or not raw[0].startswith("#EXTINF:"):
         return None
-    return segment if raw == segment.raw else segment._replace(raw=raw, number=0)
+    return raw
+
+
+def _is_tag(raw: str, name: str) -> bool:
+    """``tag_name(raw) == name``, the prefix test first (it settles most lines)."""
+    return raw.startswith(name, 1) and tag_name(raw) == name
 
 
 def _plain_sources(playlist: MediaPlaylist, pod: Sequence[_Source]) -> bool:
     """Pod playlists of plain segments (no keys, maps, byte ranges or dates to carry)."""
     return all(not source.playlist.fact(tagged_segments) for source in pod)
+
+
+class _Fill(NamedTuple):
+    segments: tuple[Segment, ...]
+    version: int  # the compatibility version their lines need
+    longest: float  # the longest EXTINF among them
+
+
+@lru_cache(maxsize=256)
+def _pod_fill(
+    pod: tuple[_Source, ...], planned: float, listed: float, crlf: bool, i_frames_only: bool
+) -> _Fill:
+    """The segments filling the listed ``listed`` seconds of a break of ``planned`` seconds
+    with ``pod`` (no slate), seams included, in a playlist that is or is not I-frames only.
+    Cached: every reload of a live window, in every rendition, fills its break from the
+    same pod (the sources and Segment are immutable)."""
+    fill: list[Segment] = []
+    previous_cued = False
+    for chunk in _chunks(_listed(_plan(pod, None, planned, planned), 0.0, listed)):
+        fill += _fill_chunk(chunk, planned, previous_cued, crlf)
+        previous_cued = True
+    version = lines_version(fill, i_frames_only)
+    return _Fill(tuple(fill), version, max((s.duration for s in fill), default=0.0))
 
 
 def _fill_chunk(

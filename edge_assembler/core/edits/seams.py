@@ -1084,7 +1084,12 @@ def _has_header_tags(raw: tuple[str, ...]) -> bool:
 
 def required_version(segments: Iterable[Segment], playlist: MediaPlaylist) -> int:
     """The compatibility version the segment lines need (SPEC_RULES 5, BIS §8)."""
-    return max((_version_of(s.raw, playlist.i_frames_only) for s in segments), default=1)
+    return lines_version(segments, playlist.i_frames_only)
+
+
+def lines_version(segments: Iterable[Segment], i_frames_only: bool) -> int:
+    """``required_version`` for the segments of a playlist that is or is not I-frames only."""
+    return max((_version_of(s.raw, i_frames_only) for s in segments), default=1)
 
 
 @lru_cache(maxsize=4096)

@@ -76,7 +76,8 @@ def _breaks(playlist: MediaPlaylist) -> tuple[Break, ...]:
         return ()
     window = _Window(playlist, scan.anchors)
     legacy = _MarkerReader(window).read(scan.markers)
-    found = [_completed(b, legacy) for b in _daterange_breaks(window, scan.dateranges)]
+    ranged = _daterange_breaks(window, scan.dateranges) if scan.dateranges else []
+    found = [_completed(b, legacy) for b in ranged]
     kept: list[Break] = []
     for brk in found + legacy:
         if not any(_clash(brk, other) for other in kept):
@@ -144,38 +145,49 @@ class _Scan(NamedTuple):
     anchors: list[_Anchor]
 
 
-def _scan(playlist: MediaPlaylist) -> _Scan:
-    """One pass over the lines that can carry cues (a segment of two lines has none)."""
-    scan = _Scan([], [], [])
+def cue_lines(playlist: MediaPlaylist) -> tuple[tuple[int, str], ...]:
+    """The lines that can carry cues, each with the segment it precedes (``len(segments)``
+    for the tail), in order: those of the segments with extra lines (a segment of two lines
+    has none) and of the tail that start with ``CUE_PREFIXES``. ``parse`` records it on its
+    way over the same lines; use it as ``playlist.fact(cue_lines)``."""
     segments = playlist.segments
-    for index in playlist.fact(tagged_segments):
-        _scan_lines(segments[index].raw, index, scan)
-    _scan_lines(playlist.tail, len(playlist.segments), scan)
-    return scan
+    found = [
+        (index, raw)
+        for index in playlist.fact(tagged_segments)
+        for raw in segments[index].raw
+        if raw.startswith(CUE_PREFIXES)
+    ]
+    found += [(len(segments), raw) for raw in playlist.tail if raw.startswith(CUE_PREFIXES)]
+    return tuple(found)
 
 
-def _scan_lines(raws: Iterable[str], index: int, scan: _Scan) -> None:
-    for raw in raws:
-        if not raw.startswith(_PREFIXES):
+def _scan(playlist: MediaPlaylist) -> _Scan:
+    """One pass over the lines that can carry cues."""
+    scan = _Scan([], [], [])
+    for index, raw in playlist.fact(cue_lines):
+        cues = _cues(raw)
+        if cues is not None:
+            scan.markers.extend([_Marker(index, cue) for cue in cues])
             continue
         name = tag_name(raw)
-        if name in _READERS:
-            scan.markers.extend(_Marker(index, cue) for cue in _cues(raw))
-        elif name == "EXT-X-DATERANGE":
+        if name == "EXT-X-DATERANGE":
             scan.dateranges.append((index, classify(raw).value))
         elif name == "EXT-X-PROGRAM-DATE-TIME":
             text = classify(raw).value.strip()
             epoch = _epoch(text)
             if epoch is not None and (not scan.anchors or scan.anchors[-1].at != index):
                 scan.anchors.append(_Anchor(index, epoch, text))
+    return scan
 
 
 @lru_cache(maxsize=1024)
-def _cues(raw: str) -> tuple[_Cue, ...]:
-    """What an in-segment marker line says (cached: a break's lines come back on every
-    reload of a live playlist and in every rendition; _Cue is immutable)."""
+def _cues(raw: str) -> tuple[_Cue, ...] | None:
+    """What an in-segment marker line says, None for any other line (cached: a break's
+    lines come back on every reload of a live playlist and in every rendition; _Cue is
+    immutable)."""
     line = classify(raw)
-    return tuple(_READERS[line.name](line.value))
+    reader = _READERS.get(line.name)
+    return None if reader is None else tuple(reader(line.value))
 
 
 def _cue_out(value: str) -> list[_Cue]:
@@ -248,7 +260,7 @@ _READERS: Final[dict[str, Callable[[str], list[_Cue]]]] = {
     "EXT-SCTE35": _scte35_tag,
 }
 # A cheap first filter: EXTINF, KEY, MAP and the other segment tags skip the lookup.
-_PREFIXES: Final = tuple(
+CUE_PREFIXES: Final = tuple(
     f"#{name}" for name in (*_READERS, "EXT-X-DATERANGE", "EXT-X-PROGRAM-DATE-TIME")
 )
 
@@ -434,6 +446,8 @@ class _Window:
 
     def start_date(self, start: int, elapsed: float) -> str | None:
         """The PROGRAM-DATE-TIME of the break's first segment, as written when it is."""
+        if not self._anchor_list:
+            return None  # no dates (``times`` is None), without deriving them
         if elapsed == 0 and start in self.anchors:
             return self.anchors[start]
         if self.times is None:
@@ -752,4 +766,12 @@ def _by_position(window: _Window, rng: _Range, signalled: float | None) -> _Plac
     return start, window.count, 0.0, False
 
 
-__all__ = ["AVAIL_ENDS", "AVAIL_STARTS", "Break", "covered_duration", "detect_breaks"]
+__all__ = [
+    "AVAIL_ENDS",
+    "AVAIL_STARTS",
+    "CUE_PREFIXES",
+    "Break",
+    "covered_duration",
+    "cue_lines",
+    "detect_breaks",
+]

@@ -2,10 +2,13 @@
 ManifestError naming the line."""
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
+from itertools import chain
+from typing import NamedTuple
 
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls.attributes import parse_attributes
+from edge_assembler.core.hls.cues import CUE_PREFIXES, cue_lines
 from edge_assembler.core.hls.layout import record_parsed
 from edge_assembler.core.hls.lines import Kind, Line, classify, decode, split, tag_name
 from edge_assembler.core.hls.model import (
@@ -79,7 +82,10 @@ def parse(data: bytes) -> Playlist:
     """Parse a multivariant or media playlist; ``render(parse(data)) == data``."""
     text, prefix = decode(data)
     raws, final_newline = split(text)
-    first = next((i for i, raw in enumerate(raws) if raw.strip()), None)
+    # The first non-blank line; it is the first line of nearly every playlist.
+    first = (
+        0 if raws and raws[0].strip() else next((i for i, r in enumerate(raws) if r.strip()), None)
+    )
     if first is None or raws[first].rstrip("\r") != "#EXTM3U":
         # RFC 8216 §4.3.1.1: the first line MUST be #EXTM3U.
         raise ManifestError(
@@ -117,12 +123,16 @@ def _line_pattern(names: frozenset[str]) -> re.Pattern[str]:
 _MULTIVARIANT_LINE = _line_pattern(MULTIVARIANT_TAGS)
 # "#EXT-X-MEDIA" is also the start of "#EXT-X-MEDIA-SEQUENCE", in every live playlist: it
 # is told apart by counting, so the regex does not run on every media playlist.
-_MULTIVARIANT_HINTS = tuple(f"#{name}" for name in sorted(MULTIVARIANT_TAGS - {"EXT-X-MEDIA"}))
+# One search for the other names: a regex of literal alternatives is faster than several
+# substring tests.
+_MULTIVARIANT_HINT = re.compile(
+    "|".join(re.escape(f"#{name}") for name in sorted(MULTIVARIANT_TAGS - {"EXT-X-MEDIA"}))
+)
 
 
 def _likely_multivariant(text: str) -> bool:
     """Whether ``text`` may hold a multivariant tag line (never False when it does)."""
-    if any(name in text for name in _MULTIVARIANT_HINTS):
+    if _MULTIVARIANT_HINT.search(text):
         return True
     return text.count("#EXT-X-MEDIA") > text.count("#EXT-X-MEDIA-SEQUENCE")
 
@@ -134,9 +144,12 @@ _INF = float("inf")
 def _media(
     raws: list[str], uris: list[int], prefix: str, crlf: bool, final_newline: bool
 ) -> MediaPlaylist:
-    head_end = _head_end(raws, uris[0] if uris else len(raws))
+    head_end, head_tags = _head_end(raws, uris[0] if uris else len(raws))
     segments: list[Segment] = []
     tagged: list[int] = []  # segments with more lines than EXTINF and URI
+    # Read on the way over the tagged segments' lines, so nothing walks them again: where
+    # playlist tags stand among them, and the lines that can carry cues (``cue_lines``).
+    seen = _Seen([], [])
     # One EXTINF line (duration and title) is repeated on most segments: read it once.
     extinfs: dict[str, tuple[float, str]] = {}
     start = head_end
@@ -150,11 +163,12 @@ def _media(
             uri = raws[end]
             segment = Segment((extinf, uri), uri.strip(), *known, False, start + 1)
         else:
-            segment = _tagged_segment(raws[start : end + 1], start + 1, extinfs)
-            tagged.append(len(segments))
+            index = len(segments)
+            segment = _tagged_segment(raws[start : end + 1], start + 1, index, extinfs, seen)
+            tagged.append(index)
         segments.append(segment)
         start = end + 1
-    facts = _media_facts(raws, segments, tagged, head_end, start)
+    facts = _media_facts(raws, head_tags, start, seen.facts)
     if "target_duration" not in facts:
         where = segments[0].number if segments else len(raws)
         raise ManifestError(where, "media playlist without #EXT-X-TARGETDURATION")
@@ -168,21 +182,40 @@ def _media(
         **facts,  # type: ignore[arg-type]
     )
     playlist.remember(tagged_segments, tuple(tagged))
+    tail = [(len(segments), raw) for raw in playlist.tail if raw.startswith(CUE_PREFIXES)]
+    playlist.remember(cue_lines, (*seen.cues, *tail))
     record_parsed(playlist, raws)
     return playlist
 
 
-def _tagged_segment(raw: list[str], number: int, extinfs: dict[str, tuple[float, str]]) -> Segment:
+class _Seen(NamedTuple):
+    """What ``_media`` notes in the tagged segments' lines."""
+
+    facts: list[int]  # where lines that may be playlist tags stand in the source
+    cues: list[tuple[int, str]]  # ``cue_lines`` of the segments
+
+
+def _tagged_segment(
+    raw: list[str], number: int, index: int, extinfs: dict[str, tuple[float, str]], seen: _Seen
+) -> Segment:
     """``Segment.of(raw, number)`` for a segment with more lines than EXTINF and URI, its
     EXTINF read through the parse's memo of them: a live window's break segments (cue
-    tags) are the tagged ones, and their EXTINF is the one every segment repeats."""
+    tags) are the tagged ones, and their EXTINF is the one every segment repeats. Its lines
+    that may be playlist tags or cues are noted in ``seen``."""
     extinf = None
     discontinuity = False
     for i, line in enumerate(raw):
         if line.startswith("#EXTINF:"):
             extinf = i
-        elif line.startswith("#EXT-X-DISCONTINUITY") and tag_name(line) == "EXT-X-DISCONTINUITY":
+            continue
+        if not line.startswith(_NOTED):
+            continue  # the URI, and most other segment tags
+        if line.startswith("#EXT-X-DISCONTINUITY") and tag_name(line) == "EXT-X-DISCONTINUITY":
             discontinuity = True
+        if line.startswith(_FACT_PREFIXES):
+            seen.facts.append(number - 1 + i)
+        if line.startswith(CUE_PREFIXES):
+            seen.cues.append((index, line))
     if extinf is None:
         return Segment.of(raw, number)  # raises the precise error
     line = raw[extinf]
@@ -205,40 +238,51 @@ def _extinf(raw: str, number: int) -> tuple[float, str]:
     return duration, title.removesuffix("\r")
 
 
-def _head_end(raws: list[str], stop: int) -> int:
-    """Head: up to the last playlist tag before the first segment-level line."""
+def _head_end(raws: list[str], stop: int) -> tuple[int, list[tuple[int, str]]]:
+    """Head: up to the last playlist tag before the first segment-level line; and where its
+    playlist tags stand, with their names (for ``_media_facts``)."""
     end = 0
+    named: list[tuple[int, str]] = []
     for i in range(stop):
         raw = raws[i]
         if raw.startswith("#EXT"):
             # The prefix test settles most lines (EXTINF, KEY, MAP, cues) without tag_name.
-            if not raw.startswith(_HEADER_PREFIXES) or tag_name(raw) not in HEADER_TAGS:
+            if not raw.startswith(_HEADER_PREFIXES):
                 break
+            name = tag_name(raw)
+            if name not in HEADER_TAGS:
+                break
+            named.append((i, name))
             end = i + 1
     else:
         if stop == len(raws):
             end = stop
-    return end
+    return end, named
 
 
 def _media_facts(
-    raws: list[str], segments: list[Segment], tagged: list[int], head_end: int, tail_start: int
+    raws: list[str], head: list[tuple[int, str]], tail_start: int, among_segments: list[int]
 ) -> dict[str, object]:
-    """Playlist-wide facts, read from the head, the tail and any segment with extra lines."""
+    """Playlist-wide facts, read from the head's tags (``_head_end``), the tail and the
+    lines of ``raws`` at ``among_segments`` (the segments' lines that may be playlist
+    tags); the first one wins."""
     facts: dict[str, object] = {}
-    places: list[tuple[Sequence[str], int]] = [(raws[:head_end], 1)]
-    places.append((raws[tail_start:], tail_start + 1))
-    places += [(segments[i].raw, segments[i].number) for i in tagged]
-    for lines, number in places:
-        for offset, raw in enumerate(lines):
-            if not raw.startswith(_FACT_PREFIXES):
-                continue
-            fact = _MEDIA_FACTS.get(tag_name(raw))
-            if fact is not None:
-                key, read = fact
-                value = raw.partition(":")[2].removesuffix("\r")  # as classify(raw).value
-                facts.setdefault(key, read(value, number + offset))
+    named: Iterable[tuple[int, str]] = head
+    if tail_start < len(raws) or among_segments:  # rare in a live window
+        others = chain(range(tail_start, len(raws)), among_segments)
+        named = chain(head, ((i, _fact_name(raws[i])) for i in others))
+    for i, name in named:
+        fact = _MEDIA_FACTS.get(name)
+        if fact is not None:
+            key, read = fact
+            value = raws[i].partition(":")[2].removesuffix("\r")  # as classify(raw).value
+            facts.setdefault(key, read(value, i + 1))
     return facts
+
+
+def _fact_name(raw: str) -> str:
+    """The tag name of a line that may be a playlist tag, else ""."""
+    return tag_name(raw) if raw.startswith(_FACT_PREFIXES) else ""
 
 
 def _int(text: str, line: int, what: str) -> int:
@@ -287,6 +331,8 @@ _MEDIA_FACTS: dict[str, tuple[str, Callable[[str, int], object]]] = {
 # A cheap first filter: the other lines skip tag_name and the lookup.
 _FACT_PREFIXES = tuple(f"#{name}" for name in _MEDIA_FACTS)
 _HEADER_PREFIXES = tuple(f"#{name}" for name in HEADER_TAGS)
+# The lines of a tagged segment ``_tagged_segment`` looks at beyond its EXTINF.
+_NOTED = ("#EXT-X-DISCONTINUITY", *_FACT_PREFIXES, *CUE_PREFIXES)
 
 
 def _multivariant(

@@ -3,7 +3,7 @@
 from math import ceil
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from edge_assembler.core.edits.replace_break import ReplaceBreak, apply_replace_break
 from edge_assembler.core.edits.seams import TOLERANCE, EditError
@@ -332,6 +332,7 @@ SECONDS = st.integers(1000, 6000).map(lambda ms: ms / 1000)
     slate=st.lists(SECONDS, min_size=1, max_size=3),
     dated=st.booleans(),
 )
+@example(inside=[2.1], pod=[[1.0]], slate=[1.0], dated=False)  # a 0.1 s gap, float noise
 def test_a_slate_fills_every_break_exactly(inside, pod, slate, dated):
     playlist = media(vod_with_break(*inside, dated=dated))
     assets = {f"p{i}": asset(f"p{i}", *d) for i, d in enumerate(pod)} | {
