@@ -162,9 +162,9 @@ def _replace(
     return assemble(playlist, joined, inserted=inserted, tail=tail)
 
 
-def _sources(
-    edit: ReplaceBreak, fetched: Mapping[str, MediaPlaylist]
-) -> tuple[list[_Source], _Source | None]:
+def pod_keys(edit: ReplaceBreak) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
+    """The pod's (key, url) pairs and the slate's, once the edit's lists agree (shared by
+    the HLS and DASH replacements)."""
     if not edit.pod:
         raise EditError("the pod is empty")
     if len(edit.pod_urls) != len(edit.pod):
@@ -173,11 +173,20 @@ def _sources(
         raise EditError("creative_ids and pod differ in length")
     if (edit.slate is None) != (edit.slate_url is None):
         raise EditError("slate and slate_url go together")
-    pairs = zip(edit.pod, edit.pod_urls, strict=True)
-    pod = [_Source(key, url, source_playlist(fetched, key)) for key, url in pairs]
+    pod = list(zip(edit.pod, edit.pod_urls, strict=True))
     if edit.slate is None or edit.slate_url is None:
         return pod, None
-    slate = _Source(edit.slate, edit.slate_url, source_playlist(fetched, edit.slate))
+    return pod, (edit.slate, edit.slate_url)
+
+
+def _sources(
+    edit: ReplaceBreak, fetched: Mapping[str, MediaPlaylist]
+) -> tuple[list[_Source], _Source | None]:
+    pairs, slate_key = pod_keys(edit)
+    pod = [_Source(key, url, source_playlist(fetched, key)) for key, url in pairs]
+    if slate_key is None:
+        return pod, None
+    slate = _Source(*slate_key, source_playlist(fetched, slate_key[0]))
     if slate.playlist.duration <= 0:
         raise EditError(f"slate {edit.slate!r} has no duration")
     return pod, slate

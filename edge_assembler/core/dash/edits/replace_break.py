@@ -53,7 +53,7 @@ from edge_assembler.core.dash.edits.splice import (
 from edge_assembler.core.dash.elements import namespace_of
 from edge_assembler.core.dash.events import DashBreak, detect_breaks
 from edge_assembler.core.dash.model import Mpd, PeriodView
-from edge_assembler.core.edits.replace_break import ReplaceBreak
+from edge_assembler.core.edits.replace_break import ReplaceBreak, pod_keys
 from edge_assembler.core.edits.seams import TOLERANCE, EditError
 
 # Seconds of an open live Period over which boundaries are looked for past a cut point.
@@ -97,19 +97,11 @@ def apply_replace_break(mpd: Mpd, edit: ReplaceBreak, fetched: Mapping[str, Mpd]
 def _sources(
     edit: ReplaceBreak, fetched: Mapping[str, Mpd]
 ) -> tuple[list[_Source], _Source | None]:
-    if not edit.pod:
-        raise EditError("the pod is empty")
-    if len(edit.pod_urls) != len(edit.pod):
-        raise EditError("pod and pod_urls differ in length")
-    if edit.creative_ids and len(edit.creative_ids) != len(edit.pod):
-        raise EditError("creative_ids and pod differ in length")
-    if (edit.slate is None) != (edit.slate_url is None):
-        raise EditError("slate and slate_url go together")
-    pairs = zip(edit.pod, edit.pod_urls, strict=True)
+    pairs, slate = pod_keys(edit)
     pod = [_Source(key, url, source_mpd(fetched, key)) for key, url in pairs]
-    if edit.slate is None or edit.slate_url is None:
+    if slate is None:
         return pod, None
-    return pod, _Source(edit.slate, edit.slate_url, source_mpd(fetched, edit.slate))
+    return pod, _Source(*slate, source_mpd(fetched, slate[0]))
 
 
 def _find(mpd: Mpd, break_id: str) -> DashBreak:
