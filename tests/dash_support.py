@@ -2,13 +2,15 @@
 independent reader, and canonical XML (W3C C14N 2.0) for comparing documents."""
 
 import re
+from collections import Counter
 from functools import cache
 from pathlib import Path
 
 from lxml import etree
 from mpegdash.parser import MPEGDASHParser  # type: ignore[import-untyped]
 
-from edge_assembler.core.dash import Mpd, parse
+from edge_assembler.core.dash import Mpd, parse, render
+from edge_assembler.core.dash.invariants import check
 
 SCHEMAS = Path(__file__).resolve().parents[1].parent / "shared" / "schemas" / "dash"
 
@@ -88,3 +90,19 @@ def _assert_period_agrees(ours: Mpd, index: int, other: object) -> None:
     for adaptation_set, their_set in zip(mine.adaptation_sets, sets, strict=True):
         assert len(their_set.representations or []) == len(adaptation_set.representations)
         assert their_set.id == (None if adaptation_set.id is None else int(adaptation_set.id))
+
+
+def times(mpd: Mpd) -> list[tuple[str | None, float | None, float | None]]:
+    """Each Period's id, start and duration."""
+    return [(p.id, p.start, p.duration) for p in mpd.periods]
+
+
+def assert_sound(before: Mpd, after: Mpd) -> None:
+    """Re-parses, no new kind of invariant violation, schema kept, mpegdash agrees."""
+    data = render(after)
+    back = parse(data)
+    labels = Counter(m.partition(":")[0] for m in check(before))
+    assert Counter(m.partition(":")[0] for m in check(back)) - labels == Counter()
+    if not schema_errors(render(before)):
+        assert schema_errors(data) == []
+    assert_mpegdash_agrees(data)

@@ -1,7 +1,5 @@
 """Compose on an MPD: a static presentation made of time ranges of the edited MPD and others."""
 
-from collections import Counter
-
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -9,10 +7,9 @@ from edge_assembler.core.dash import Mpd, parse, render
 from edge_assembler.core.dash.edits.compose import apply_compose
 from edge_assembler.core.dash.elements import children
 from edge_assembler.core.dash.events import detect_breaks
-from edge_assembler.core.dash.invariants import check
 from edge_assembler.core.edits.compose import Compose, Range
 from edge_assembler.core.edits.seams import EditError
-from tests.dash_support import assert_mpegdash_agrees, schema_errors
+from tests.dash_support import assert_mpegdash_agrees, assert_sound, times
 
 SELF_URL = "https://cdn.example.com/s1e2/manifest.mpd"
 EPISODE_URL = "https://cdn.example.com/s1e1/manifest.mpd"
@@ -45,20 +42,6 @@ def part(source: str, start: float, end: float, role: str = "content") -> Range:
 
 def compose(mpd: Mpd, *ranges: Range) -> Mpd:
     return apply_compose(mpd, Compose(ranges=ranges), FETCHED)
-
-
-def times(mpd: Mpd) -> list[tuple[str | None, float | None, float | None]]:
-    return [(p.id, p.start, p.duration) for p in mpd.periods]
-
-
-def assert_sound(before: Mpd, after: Mpd) -> None:
-    data = render(after)
-    back = parse(data)
-    labels = Counter(m.partition(":")[0] for m in check(before))
-    assert Counter(m.partition(":")[0] for m in check(back)) - labels == Counter()
-    if not schema_errors(render(before)):
-        assert schema_errors(data) == []
-    assert_mpegdash_agrees(data)
 
 
 def test_three_ranges() -> None:

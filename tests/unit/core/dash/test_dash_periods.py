@@ -2,7 +2,6 @@
 addressing form and level), snapping, assembling the Period list, and the tree helpers."""
 
 import zlib
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -24,9 +23,8 @@ from edge_assembler.core.dash.edits.periods import (
     xs_duration,
 )
 from edge_assembler.core.dash.elements import children
-from edge_assembler.core.dash.invariants import check
 from edge_assembler.core.edits.seams import EditError
-from tests.dash_support import assert_mpegdash_agrees, c14n, schema_errors
+from tests.dash_support import assert_sound, c14n, times
 
 CORPUS = Path(__file__).resolve().parents[4].parent / "shared" / "corpus" / "dash"
 NS = "{urn:mpeg:dash:schema:mpd:2011}"
@@ -63,21 +61,6 @@ def template(period: _Element) -> dict[str, str]:
 
 def timeline(period: _Element) -> list[dict[str, str]]:
     return [{str(k): str(v) for k, v in s.attrib.items()} for s in period.iter(NS + "S")]
-
-
-def times(mpd: Mpd) -> list[tuple[str | None, float | None, float | None]]:
-    return [(p.id, p.start, p.duration) for p in mpd.periods]
-
-
-def assert_sound(before: Mpd, after: Mpd) -> None:
-    """Re-parses, no new kind of invariant violation, schema kept, mpegdash agrees."""
-    data = render(after)
-    back = parse(data)
-    labels = Counter(m.partition(":")[0] for m in check(before))
-    assert Counter(m.partition(":")[0] for m in check(back)) - labels == Counter()
-    if not schema_errors(render(before)):
-        assert schema_errors(data) == []
-    assert_mpegdash_agrees(data)
 
 
 # --- values --------------------------------------------------------------------------------

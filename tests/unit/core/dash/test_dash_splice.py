@@ -2,7 +2,6 @@
 carry (ids, absolute BaseURLs, mirrored tracks, ad signalling); and the properties every
 insertion keeps."""
 
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,9 @@ from edge_assembler.core.dash import Mpd, parse, render
 from edge_assembler.core.dash.edits.splice import apply_insert_run
 from edge_assembler.core.dash.elements import children
 from edge_assembler.core.dash.events import detect_breaks
-from edge_assembler.core.dash.invariants import check
 from edge_assembler.core.edits.seams import EditError
 from edge_assembler.core.edits.splice import InsertRun
-from tests.dash_support import assert_mpegdash_agrees, schema_errors
+from tests.dash_support import assert_mpegdash_agrees, assert_sound, times
 
 CORPUS = Path(__file__).resolve().parents[4].parent / "shared" / "corpus" / "dash"
 NS = "{urn:mpeg:dash:schema:mpd:2011}"
@@ -66,20 +64,6 @@ def ffmpeg(
 def insert(mpd: Mpd, source: Mpd, **fields: object) -> Mpd:
     edit = InsertRun(source="ad", source_url=AD_URL, **fields)  # type: ignore[arg-type]
     return apply_insert_run(mpd, edit, {"ad": source})
-
-
-def times(mpd: Mpd) -> list[tuple[str | None, float | None, float | None]]:
-    return [(p.id, p.start, p.duration) for p in mpd.periods]
-
-
-def assert_sound(before: Mpd, after: Mpd) -> None:
-    data = render(after)
-    back = parse(data)
-    labels = Counter(m.partition(":")[0] for m in check(before))
-    assert Counter(m.partition(":")[0] for m in check(back)) - labels == Counter()
-    if not schema_errors(render(before)):
-        assert schema_errors(data) == []
-    assert_mpegdash_agrees(data)
 
 
 def audio_sets(mpd: Mpd, index: int) -> list[tuple[str | None, str | None, list[str | None]]]:
