@@ -57,21 +57,8 @@ from edge_assembler.core.hls.cues import Break, covered_duration, detect_breaks
 from edge_assembler.core.hls.layout import Piece, pieces_of, record
 from edge_assembler.core.hls.lines import classify, tag, tag_name
 from edge_assembler.core.hls.model import MediaPlaylist, Segment, parse_extinf, tagged_segments
+from edge_assembler.core.hls.parse import SEGMENT_TAGS
 
-# Lines that describe a segment's media; the others of a replaced segment are its markers.
-_MEDIA_TAGS = frozenset(
-    {
-        "EXTINF",
-        "EXT-X-BYTERANGE",
-        "EXT-X-DISCONTINUITY",
-        "EXT-X-KEY",
-        "EXT-X-MAP",
-        "EXT-X-PROGRAM-DATE-TIME",
-        "EXT-X-GAP",
-        "EXT-X-BITRATE",
-        "EXT-X-PART",
-    }
-)
 # Tail lines about the segment being produced: inside an open break they are the break's.
 _IN_PROGRESS = frozenset({"EXT-X-PART", "EXT-X-PRELOAD-HINT"})
 
@@ -343,7 +330,7 @@ def _break_date(
 def _markers(segment: Segment) -> tuple[str, ...]:
     """The marker lines (cue tags, date ranges, comments) of a replaced segment."""
     return tuple(
-        raw for raw in segment.raw[:-1] if tag_name(raw) not in _MEDIA_TAGS and raw.strip()
+        raw for raw in segment.raw[:-1] if tag_name(raw) not in SEGMENT_TAGS and raw.strip()
     )
 
 

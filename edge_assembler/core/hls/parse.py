@@ -34,8 +34,8 @@ MULTIVARIANT_TAGS = frozenset(
         "EXT-X-CONTENT-STEERING",
     }
 )
-# BIS §4.4.4: tags only a media playlist carries (segment tags and media playlist tags).
-MEDIA_TAGS = frozenset(
+# BIS §4.4.4: the media segment tags, which describe a segment's media.
+SEGMENT_TAGS = frozenset(
     {
         "EXTINF",
         "EXT-X-BYTERANGE",
@@ -46,6 +46,11 @@ MEDIA_TAGS = frozenset(
         "EXT-X-GAP",
         "EXT-X-BITRATE",
         "EXT-X-PART",
+    }
+)
+# BIS §4.4.3-4.4.5: tags only a media playlist carries (segment and media playlist tags).
+MEDIA_TAGS = SEGMENT_TAGS | frozenset(
+    {
         "EXT-X-TARGETDURATION",
         "EXT-X-MEDIA-SEQUENCE",
         "EXT-X-DISCONTINUITY-SEQUENCE",
