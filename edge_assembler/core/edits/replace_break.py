@@ -406,6 +406,13 @@ _CUE_PREFIXES = ("#EXTINF:", "#EXT-X-CUE-OUT", "#EXT-X-CUE-IN")
 _DSN = "EXT-X-DISCONTINUITY-SEQUENCE"
 # Tail lines the general path would look at (the break's date range, dates, cues).
 _TAIL_SEEN = ("#EXT-X-DATERANGE", "#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-CUE")
+# The lines before the segment the content resumes with, by ``crlf``.
+_RESUME_LINES = {
+    crlf: (tag("EXT-X-DISCONTINUITY", crlf=crlf), tag("EXT-X-CUE-IN", crlf=crlf))
+    for crlf in (False, True)
+}
+# Up to this many segments, writing each segment's lines costs less than keeping a layout.
+_SMALL_WINDOW = 16
 
 
 def _live_fill(
@@ -450,19 +457,23 @@ def _live_fill(
     if needed > (playlist.version or 1) or longest > playlist.target_duration:
         return None  # the general path changes the head, or refuses (SPEC_RULES 5, 18)
     crlf = playlist.crlf
-    resumed_lines = (tag("EXT-X-DISCONTINUITY", crlf=crlf), tag("EXT-X-CUE-IN", crlf=crlf))
     source = playlist.segments[end]
-    after = Segment((*resumed_lines, *resumed), source.uri, source.duration, source.title, True, 0)
+    lines = (*_RESUME_LINES[crlf], *resumed)
+    after = Segment(lines, source.uri, source.duration, source.title, True, 0)
     segments = (*playlist.segments[:start], *fill, after, *playlist.segments[end + 1 :])
     head = playlist.head
-    if not any(raw.startswith(_DSN, 1) and tag_name(raw) == _DSN for raw in head):
+    for raw in head:
+        if raw.startswith(_DSN, 1) and tag_name(raw) == _DSN:
+            break
+    else:
         # SPEC_RULES 11: a live playlist with a discontinuity states its sequence.
         value = str(playlist.discontinuity_sequence)
         head = (*head, tag("EXT-X-DISCONTINUITY-SEQUENCE", value, crlf=crlf))
     edited = playlist.evolve(head=head, segments=segments)
     edited.remember(tagged_segments, tuple(range(start, start + len(fill) + 1)))
-    pieces: list[Piece] = [*pieces_of(playlist, 0, start), *fill, after]
-    record(edited, [*pieces, *pieces_of(playlist, end + 1, count)])
+    if count > _SMALL_WINDOW:
+        pieces: list[Piece] = [*pieces_of(playlist, 0, start), *fill, after]
+        record(edited, [*pieces, *pieces_of(playlist, end + 1, count)])
     return edited
 
 
@@ -483,7 +494,7 @@ def _plain_resumed(playlist: MediaPlaylist, start: int, end: int) -> tuple[str, 
         for line in segments[i].raw[:-1]:
             if not line.startswith(_CUE_PREFIXES):
                 return None
-    raw = tuple(line for line in segments[end].raw if not _is_tag(line, "EXT-X-CUE-IN"))
+    raw = tuple([line for line in segments[end].raw if not _is_tag(line, "EXT-X-CUE-IN")])
     if len(raw) != 2 or not raw[0].startswith("#EXTINF:"):
         return None
     return raw

@@ -76,6 +76,8 @@ def _breaks(playlist: MediaPlaylist) -> tuple[Break, ...]:
         return ()
     window = _Window(playlist, scan.anchors)
     legacy = _MarkerReader(window).read(scan.markers)
+    if not scan.dateranges and len(legacy) < 2:
+        return tuple(legacy)  # nothing to merge or order
     ranged = _daterange_breaks(window, scan.dateranges) if scan.dateranges else []
     found = [_completed(b, legacy) for b in ranged]
     kept: list[Break] = []

@@ -210,17 +210,17 @@ def _tagged_segment(
     extinf = None
     discontinuity = False
     for i, line in enumerate(raw):
+        if not line.startswith("#EXT"):
+            continue  # the URI, comments
         if line.startswith("#EXTINF:"):
             extinf = i
-            continue
-        if not line.startswith(_NOTED):
-            continue  # the URI, and most other segment tags
-        if line.startswith("#EXT-X-DISCONTINUITY") and tag_name(line) == "EXT-X-DISCONTINUITY":
-            discontinuity = True
-        if line.startswith(_FACT_PREFIXES):
-            seen.facts.append(number - 1 + i)
-        if line.startswith(CUE_PREFIXES):
+        elif line.startswith(CUE_PREFIXES):
             seen.cues.append((index, line))
+        elif line.startswith(_NOTED):  # else: most other segment tags
+            if line.startswith(_FACT_PREFIXES):
+                seen.facts.append(number - 1 + i)
+            elif tag_name(line) == "EXT-X-DISCONTINUITY":
+                discontinuity = True
     if extinf is None:
         return Segment.of(raw, number)  # raises the precise error
     line = raw[extinf]
@@ -251,10 +251,8 @@ def _head_end(raws: list[str], stop: int) -> tuple[int, list[tuple[int, str]]]:
     for i in range(stop):
         raw = raws[i]
         if raw.startswith("#EXT"):
-            # The prefix test settles most lines (EXTINF, KEY, MAP, cues) without tag_name.
-            if not raw.startswith(_HEADER_PREFIXES):
-                break
-            name = tag_name(raw)
+            # A lookup settles the usual spelling; tag_name reads any other (spaces, CR).
+            name = _HEADER_NAMES.get(raw.partition(":")[0]) or tag_name(raw)
             if name not in HEADER_TAGS:
                 break
             named.append((i, name))
@@ -335,9 +333,9 @@ _MEDIA_FACTS: dict[str, tuple[str, Callable[[str, int], object]]] = {
 }
 # A cheap first filter: the other lines skip tag_name and the lookup.
 _FACT_PREFIXES = tuple(f"#{name}" for name in _MEDIA_FACTS)
-_HEADER_PREFIXES = tuple(f"#{name}" for name in HEADER_TAGS)
-# The lines of a tagged segment ``_tagged_segment`` looks at beyond its EXTINF.
-_NOTED = ("#EXT-X-DISCONTINUITY", *_FACT_PREFIXES, *CUE_PREFIXES)
+_HEADER_NAMES = {f"#{name}": name for name in HEADER_TAGS}
+# The lines of a tagged segment ``_tagged_segment`` looks at beyond its EXTINF and cues.
+_NOTED = ("#EXT-X-DISCONTINUITY", *_FACT_PREFIXES)
 
 
 def _multivariant(
