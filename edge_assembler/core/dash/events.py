@@ -6,7 +6,7 @@ Two kinds of signal are read:
   ``urn:scte:scte35:2013:xml`` carries a ``SpliceInfoSection`` as XML (wrapped in ``Signal`` or
   not, as MediaTailor writes it) and ``urn:scte:scte35:2014:xml+bin`` a ``Signal/Binary`` base64
   section, decoded with ``core.scte35.decode``; either scheme may hold either form, so both are
-  tried. A break is an avail as in HLS (``hls.cues``): splice_insert out of network, or a
+  tried. A break is an avail as in HLS (``hls.signals``): splice_insert out of network, or a
   time_signal whose segmentation type opens a break, advertisement, placement opportunity or
   ad block (SCTE 35 Table 23). Its start is the Event's time on the presentation timeline
   (Period start + (presentationTime - presentationTimeOffset) / timescale, SPEC_RULES 89, 92),
@@ -47,7 +47,7 @@ from edge_assembler.core.dash.elements import children, local_name
 from edge_assembler.core.dash.model import Mpd, PeriodView
 from edge_assembler.core.dash.views import EventStreamView, EventView
 from edge_assembler.core.errors import ManifestError
-from edge_assembler.core.hls.cues import AVAIL_ENDS, AVAIL_STARTS
+from edge_assembler.core.hls.signals import AVAIL_ENDS, AVAIL_STARTS
 from edge_assembler.core.scte35 import (
     BANDWIDTH_RESERVATION,
     PRIVATE_COMMAND,

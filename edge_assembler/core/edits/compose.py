@@ -2,7 +2,7 @@
 
 The base of highlights, recaps cut from earlier episodes, alternative scenes and shortened
 cuts. Each range snaps to the nearest segment boundaries of its playlist; ranges join with
-the seams of ``seams.join`` (a range that continues the previous one of the same playlist
+the seams of ``join.join`` (a range that continues the previous one of the same playlist
 joins without a discontinuity). The edited playlist gives the header (version, target
 duration, media sequence, playlist type) and may be one of the sources, as ``"self"``.
 
@@ -18,16 +18,16 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from edge_assembler.core.edits.assemble import assemble
 from edge_assembler.core.edits.base import Edit
+from edge_assembler.core.edits.join import join
 from edge_assembler.core.edits.seams import (
     SELF,
     CueSpan,
     EditError,
     Run,
     Seconds,
-    assemble,
     dates_of,
-    join,
     snap,
     source_playlist,
     take,

@@ -32,18 +32,10 @@ from urllib.parse import quote, urlsplit
 import msgspec
 
 from edge_assembler.core.edits.base import Edit
-from edge_assembler.core.edits.seams import (
-    TOLERANCE,
-    EditError,
-    QuotedText,
-    Seconds,
-    format_date,
-    parse_date,
-    seconds,
-    segment_dates,
-)
+from edge_assembler.core.edits.seams import TOLERANCE, EditError, QuotedText, Seconds, seconds
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls.attributes import parse_attributes
+from edge_assembler.core.hls.dates import format_date, parse_date, segment_dates
 from edge_assembler.core.hls.lines import classify, tag, tag_name
 from edge_assembler.core.hls.model import MediaPlaylist, Segment
 

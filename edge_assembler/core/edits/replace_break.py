@@ -33,7 +33,10 @@ from functools import lru_cache
 from math import inf
 from typing import Literal, NamedTuple
 
+from edge_assembler.core.edits.assemble import assemble, lines_version
 from edge_assembler.core.edits.base import Edit
+from edge_assembler.core.edits.join import join
+from edge_assembler.core.edits.scopes import date_ranged
 from edge_assembler.core.edits.seams import (
     TOLERANCE,
     AdMark,
@@ -41,13 +44,9 @@ from edge_assembler.core.edits.seams import (
     EditError,
     QuotedText,
     Run,
-    assemble,
     content,
-    date_ranged,
     dates_of,
     foreign,
-    join,
-    lines_version,
     seconds,
     source_playlist,
     take,

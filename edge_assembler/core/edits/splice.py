@@ -16,7 +16,9 @@ longer inserted segment is refused (SPEC_RULES 18).
 from collections.abc import Mapping
 from typing import Literal
 
+from edge_assembler.core.edits.assemble import assemble
 from edge_assembler.core.edits.base import Edit
+from edge_assembler.core.edits.join import join
 from edge_assembler.core.edits.seams import (
     AdMark,
     CueSpan,
@@ -24,10 +26,8 @@ from edge_assembler.core.edits.seams import (
     QuotedText,
     Seconds,
     Snap,
-    assemble,
     content,
     dates_of,
-    join,
     snap,
     source_playlist,
     take,

@@ -13,17 +13,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from edge_assembler.core.edits.base import Edit
-from edge_assembler.core.edits.seams import (
-    EditError,
-    Seconds,
-    boundaries,
-    date_ranged,
-    has_dates,
-    parse_date,
-    segment_dates,
-    snap,
-)
+from edge_assembler.core.edits.scopes import date_ranged, has_dates
+from edge_assembler.core.edits.seams import EditError, Seconds, boundaries, snap
 from edge_assembler.core.hls.attributes import parse_attributes
+from edge_assembler.core.hls.dates import parse_date, segment_dates
 from edge_assembler.core.hls.lines import classify, tag, tag_name
 from edge_assembler.core.hls.model import MediaPlaylist, Segment, tagged_segments
 

@@ -25,11 +25,12 @@ Decisions:
 """
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import NamedTuple
 
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls.attributes import Attributes, parse_attributes
+from edge_assembler.core.hls.dates import parse_date
 from edge_assembler.core.hls.model import MediaPlaylist, Segment, tagged_segments
 
 HEAD = -1  # ``at`` of a line in the head; ``len(segments)`` is the tail
@@ -320,15 +321,6 @@ def _date_ranges(playlist: MediaPlaylist, tags: _Tags) -> Iterator[_Problem]:
         yield from (_problem(rule, tag, text) for rule, text in _interstitial(attributes))
 
 
-def _parse_date(text: str, line: int = 0) -> datetime:
-    """An ISO 8601 date of a PDT or DATERANGE; UTC when it names no zone (BIS §4.4.4.6)."""
-    try:
-        date = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ManifestError(line, f"not an ISO 8601 date: {text.strip()!r}") from None
-    return date if date.tzinfo else date.replace(tzinfo=UTC)
-
-
 def _range_dates(attributes: Attributes) -> Iterator[str]:
     for name in ("DURATION", "PLANNED-DURATION"):
         value, number = attributes.get(name), attributes.number(name)
@@ -338,7 +330,7 @@ def _range_dates(attributes: Attributes) -> Iterator[str]:
     if start is None or end is None:
         return
     try:
-        begins, ends = _parse_date(start), _parse_date(end)
+        begins, ends = parse_date(start), parse_date(end)
     except ManifestError as exc:
         yield exc.detail
         return

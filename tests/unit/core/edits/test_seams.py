@@ -5,28 +5,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, strategies as st
 
+from edge_assembler.core.edits.assemble import assemble, required_version
+from edge_assembler.core.edits.join import join
 from edge_assembler.core.edits.seams import (
     SELF,
     TOLERANCE,
     AdMark,
     CueSpan,
     EditError,
-    assemble,
     boundaries,
     content,
-    format_date,
-    join,
-    parse_date,
-    required_version,
     round_duration,
     seconds,
-    segment_dates,
     snap,
     source_playlist,
     take,
 )
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls import MediaPlaylist, parse, render
+from edge_assembler.core.hls.dates import format_date, parse_date, segment_dates
 from edge_assembler.core.hls.invariants import check
 from edge_assembler.core.hls.model import tagged_segments
 from tests.hls_support import assert_m3u8_agrees
