@@ -1,7 +1,7 @@
-"""`python -m bench`: the core benchmarks (HLS, then DASH) with same-run baselines."""
+"""`python -m bench`: the core benchmarks (HLS, then DASH, then decide) with same-run baselines."""
 
 import sys
 
-from bench import core, dash
+from bench import core, dash, decide
 
-sys.exit(core.main() | dash.main())
+sys.exit(core.main() | dash.main() | decide.main())
