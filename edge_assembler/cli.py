@@ -1,15 +1,13 @@
-"""The ``edge-assembler`` command: ``serve``, ``demo`` and ``config``."""
+"""The ``edge-assembler`` command: ``serve``, ``demo``, ``config`` and ``bundle``."""
 
 import argparse
 import os
 import sys
 from pathlib import Path
 
-import uvloop
-
 from edge_assembler import __version__
+from edge_assembler.bundles import cli as bundle_cli
 from edge_assembler.config import ConfigError, NodeConfig, dump_config, load_config
-from edge_assembler.server import logs, runner
 
 EXIT_CONFIG = 2
 
@@ -49,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-live", action="store_true", help="skip the live encoder")
     demo.set_defaults(func=_demo)
+
+    bundle_cli.add_parser(commands)
     return parser
 
 
@@ -68,6 +68,15 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override one setting, e.g. --set timeouts.connect=0.5 (repeatable)",
     )
+    parser.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="PATH_OR_URL",
+        help="rule bundle source: a file or directory to watch, or a URL to poll (repeatable)",
+    )
+    parser.add_argument("--trust", metavar="TRUST.json", help="trust file for rule bundles")
+    parser.add_argument("--state-dir", metavar="DIR", help="bundle store and state directory")
 
 
 def _env_path(name: str) -> Path | None:
@@ -89,10 +98,17 @@ def _load(args: argparse.Namespace) -> NodeConfig:
         sets=args.sets,
         origin=args.origin,
         listen=args.listen,
+        bundle=args.bundle,
+        trust=args.trust,
+        state_dir=args.state_dir,
     )
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from edge_assembler.server import logs, runner
+
     config = _load(args)
     access_log_class = logs.configure(config.log)
     uvloop.run(runner.serve(config, access_log_class))

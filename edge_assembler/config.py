@@ -104,6 +104,7 @@ class Cors(Base, frozen=True):
         "Age",
         "Date",
         "X-Cache",
+        "X-Rules-Revision",
     )
     allow_credentials: bool = False
     max_age: Annotated[int, msgspec.Meta(ge=0)] = 86_400
@@ -119,6 +120,57 @@ class Log(Base, frozen=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class Bundles(Base, frozen=True):
+    """Signed rule bundles (BUNDLES §4.6-4.9). Off while ``sources`` is empty.
+
+    ``sources`` are local files or directories (watched) and http(s) URLs (polled); all of
+    them feed one activation pipeline. Durations are seconds; byte caps apply to what
+    arrives before verification (BUNDLES §4.5 step 1)."""
+
+    sources: tuple[str, ...] = ()
+    trust: str = ""
+    state_dir: str = "/var/lib/edge-assembler"
+    names: tuple[str, ...] = ("*",)
+    scope: dict[str, str] = {}
+    min_revision: Annotated[int, msgspec.Meta(ge=0)] = 0
+    allow_start_without_bundle: bool = False
+    stale_policy: Literal["serve", "passthrough", "fail"] = "serve"
+    max_stale: NonNegSeconds = 86_400.0
+    poll_min: Seconds = 10.0
+    poll_max: Seconds = 20.0
+    backoff_max: Seconds = 300.0
+    connect_timeout: Seconds = 5.0
+    total_timeout: Seconds = 60.0
+    watch_interval: Seconds = 2.0
+    debounce: NonNegSeconds = 0.3
+    trust_reload_interval: Seconds = 2.0
+    max_compressed: Count = 16 * 1024 * 1024
+    max_uncompressed: Count = 64 * 1024 * 1024
+    max_members: Count = 1000
+    max_file: Count = 16 * 1024 * 1024
+    skew: NonNegSeconds = 300.0
+    max_future_skew: NonNegSeconds = 3600.0
+    max_validity: Seconds = 30 * 86_400.0
+
+    def __post_init__(self) -> None:
+        for i, source in enumerate(self.sources):
+            scheme = urlsplit(source).scheme
+            if not source or (scheme not in ("http", "https") and "://" in source):
+                raise _field(f"sources[{i}]", f"must be a path or an http(s) URL, got {source!r}")
+        if self.sources and not self.trust:
+            raise _field("trust", "a trust file is required when sources are set")
+        if not self.state_dir:
+            raise _field("state_dir", "must not be empty")
+        if self.poll_max < self.poll_min:
+            raise _field("poll_max", "must be >= poll_min")
+        if not self.names:
+            raise _field("names", "at least one name glob is required")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.sources)
+
+
 class NodeConfig(Base, frozen=True):
     origins: tuple[Origin, ...] = ()
     listen: tuple[str, ...] = ("127.0.0.1:8080",)
@@ -131,6 +183,7 @@ class NodeConfig(Base, frozen=True):
     cache: Cache = Cache()
     cors: Cors = Cors()
     log: Log = Log()
+    bundles: Bundles = Bundles()
 
     def __post_init__(self) -> None:
         if not self.origins:
@@ -176,6 +229,9 @@ def load_config(
     sets: Iterable[str] = (),
     origin: str | None = None,
     listen: Iterable[str] = (),
+    bundle: Iterable[str] = (),
+    trust: str | None = None,
+    state_dir: str | None = None,
 ) -> NodeConfig:
     """Build the node config from a TOML text, the environment and flag values."""
     raw: dict[str, Any] = {}
@@ -202,6 +258,16 @@ def load_config(
         raw["origins"] = [{"url": origin}]
     if listen := list(listen):
         raw["listen"] = listen
+    bundles = {
+        key: value
+        for key, value in (("sources", list(bundle)), ("trust", trust), ("state_dir", state_dir))
+        if value
+    }
+    if bundles:
+        section = raw.setdefault("bundles", {})
+        if not isinstance(section, dict):
+            raise ConfigError("$.bundles is not a table")
+        section.update(bundles)
     return _convert(raw, source)
 
 

@@ -99,3 +99,42 @@ class Metrics:
             ["side"],
             registry=r,
         )
+        # Signed rule bundles (BUNDLES §4.8); `code` is a bundle reason code or "".
+        self.bundle_activations = Counter(
+            "edge_assembler_bundle_activations",
+            "Bundle offers by result (activated, not_modified, rejected) and reason code",
+            ["result", "code"],
+            registry=r,
+        )
+        self.bundle_active_revision = Gauge(
+            "edge_assembler_bundle_active_revision",
+            "Revision of the active rule bundle (0: none)",
+            registry=r,
+        )
+        self.bundle_expiry_seconds = Gauge(
+            "edge_assembler_bundle_expiry_seconds",
+            "Seconds until the active bundle expires (negative once expired)",
+            registry=r,
+        )
+        self.bundle_last_success_timestamp = Gauge(
+            "edge_assembler_bundle_last_success_timestamp",
+            "Unix time of the last activation or confirmed unchanged check",
+            registry=r,
+        )
+        self.bundle_stale = Gauge(
+            "edge_assembler_bundle_stale",
+            "1 while the active bundle is past its expiry",
+            registry=r,
+        )
+        self.bundle_stale_requests = Counter(
+            "edge_assembler_bundle_stale_requests",
+            "Manifest requests while the active bundle was expired, by stale policy action",
+            ["action"],
+            registry=r,
+        )
+        self.bundle_trust_reloads = Counter(
+            "edge_assembler_bundle_trust_reloads",
+            "Trust file loads by result (ok, error)",
+            ["result"],
+            registry=r,
+        )

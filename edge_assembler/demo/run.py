@@ -1,14 +1,33 @@
 """`edge-assembler demo`: the built-in demo origin (generated media plus a live encoder)
 with an edge in front, and the URLs to open."""
 
+import json
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvloop
 from aiohttp import web
 
+from edge_assembler.bundles.cli import source_files
+from edge_assembler.bundles.store import atomic_write
 from edge_assembler.config import Log, NodeConfig, load_config, parse_listen
+from edge_assembler.core.bundle import (
+    BundleError,
+    build_archive,
+    generate_key,
+    load_private_key,
+    make_manifest,
+    parse_manifest,
+    public_raw,
+    sign_bundle,
+    trust_entry,
+)
+from edge_assembler.core.bundle.rules import rules_compiler
+from edge_assembler.core.rules import SUPPORTED_SCHEMA_VERSIONS
 from edge_assembler.demo.live import LiveEncoder
 from edge_assembler.demo.media import MediaError, ensure_media
 from edge_assembler.demo.origin import create_origin_app
@@ -25,6 +44,9 @@ VOD_STREAMS = (
     ("DASH ad", "/dash/ad/manifest.mpd"),
 )
 LIVE_STREAM = ("HLS live master", "/live/master.m3u8")
+# The demo rules source: the top-level rules/demo of a source checkout.
+RULES_SOURCE = Path(__file__).resolve().parents[2] / "rules" / "demo"
+BUNDLE_NAME = "demo"
 
 
 def run_demo(*, listen: str, origin_listen: str, media_cache: Path, live: bool) -> int:
@@ -36,12 +58,54 @@ def run_demo(*, listen: str, origin_listen: str, media_cache: Path, live: bool) 
         return 2
     try:
         media = ensure_media(media_cache, log=_say)
+        bundle = demo_bundle(media_cache.parent / "demo-bundle")
         access_log_class = logs.configure(Log(format="text"))
-        uvloop.run(_serve(listen, origin_address, media, live, access_log_class))
-    except MediaError as exc:
+        uvloop.run(_serve(listen, origin_address, media, live, access_log_class, bundle))
+    except (MediaError, BundleError, OSError) as exc:
         print(f"edge-assembler demo: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBundle:
+    bundle: Path
+    trust: Path
+    state_dir: Path
+
+
+def demo_bundle(folder: Path) -> DemoBundle | None:
+    """Build and sign the demo rules bundle (None without a rules/demo source). The key is
+    made once and kept in ``folder``; the revision comes from the clock, so every start
+    moves forward."""
+    if not RULES_SOURCE.is_dir():
+        _say(f"no {RULES_SOURCE}: the demo runs without a rules bundle")
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    key_file, trust_file = folder / "demo.key", folder / "trust.json"
+    if not key_file.exists():
+        atomic_write(key_file, generate_key().private_pem, mode=0o600)
+    key = load_private_key(key_file.read_bytes())
+    entry = trust_entry(public_raw(key), names=[BUNDLE_NAME], comment="edge-assembler demo")
+    trust = {"version": 1, "policies": [], "keys": [entry]}
+    atomic_write(trust_file, json.dumps(trust, indent=2).encode() + b"\n")
+    files = source_files(RULES_SOURCE)
+    created = datetime.now(UTC).replace(microsecond=0)
+    manifest = make_manifest(
+        files,
+        name=BUNDLE_NAME,
+        revision=time.time_ns() // 1_000_000,
+        created=created,
+        expires=created + timedelta(days=7),
+        rules_schema_version=SUPPORTED_SCHEMA_VERSIONS[1],
+        source={"path": "rules/demo"},
+    )
+    rules_compiler(parse_manifest(manifest), files)
+    blob = build_archive({**files, "manifest.json": manifest})
+    blob = sign_bundle(blob, key)
+    bundle_file = folder / "demo-rules.tar.gz"
+    atomic_write(bundle_file, blob)
+    return DemoBundle(bundle_file, trust_file, folder / "node")
 
 
 async def _serve(
@@ -50,6 +114,7 @@ async def _serve(
     media: Path,
     live: bool,
     access_log_class: type[logs.AccessLogger],
+    bundle: DemoBundle | None,
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="edge-assembler-live-") as live_dir:
         encoder = LiveEncoder(Path(live_dir)) if live else None
@@ -66,7 +131,13 @@ async def _serve(
             await web.TCPSite(origin_runner, host or None, port).start()
             origin_url = urls(origin_runner)[0]
             edge_config = load_config(
-                None, origin=origin_url, listen=[edge_listen], sets=["log.format=text"]
+                None,
+                origin=origin_url,
+                listen=[edge_listen],
+                sets=["log.format=text"],
+                bundle=[str(bundle.bundle)] if bundle else [],
+                trust=str(bundle.trust) if bundle else None,
+                state_dir=str(bundle.state_dir) if bundle else None,
             )
             edge_runner = await start(create_app(edge_config), edge_config, access_log_class)
             _print_urls(urls(edge_runner)[0], origin_url, edge_config, live)
@@ -87,6 +158,7 @@ def _print_urls(edge: str, origin: str, config: NodeConfig, live: bool) -> None:
     lines += [
         "",
         f"  {'edge metrics:':<{width}} {edge}{config.admin_prefix}/metrics",
+        f"  {'rules bundle:':<{width}} {edge}{config.admin_prefix}/bundles",
         f"  {'demo origin:':<{width}} {origin}/  (direct, for comparison)",
         "",
         f"Play one, e.g.: ffplay {edge}{VOD_STREAMS[0][1]}",

@@ -1,15 +1,18 @@
-"""Admin endpoints under the configured prefix: liveness, readiness, Prometheus metrics."""
+"""Admin endpoints under the configured prefix: liveness, readiness, Prometheus metrics,
+rule bundle status."""
 
+import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from edge_assembler.server.state import METRICS, READINESS, ROUTE
+from edge_assembler.server.state import BUNDLES, METRICS, READINESS, ROUTE
 
 
 def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/healthz", healthz)
     app.router.add_get(f"{prefix}/readyz", readyz)
     app.router.add_get(f"{prefix}/metrics", metrics)
+    app.router.add_get(f"{prefix}/bundles", bundles)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -23,6 +26,8 @@ async def readyz(request: web.Request) -> web.Response:
     if readiness.ready:
         return web.Response(text="ready\n", headers={"Cache-Control": "no-store"})
     why = "draining" if readiness.draining else "starting"
+    if readiness.started and not readiness.draining:
+        why = readiness.why_not_bundle() or why
     return web.Response(
         status=503, text=f"not ready: {why}\n", headers={"Cache-Control": "no-store"}
     )
@@ -34,4 +39,15 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(
         body=body,
         headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"},
+    )
+
+
+async def bundles(request: web.Request) -> web.Response:
+    """The rule bundle status (BUNDLES §4.8), or ``{"enabled": false}``."""
+    request[ROUTE] = "admin"
+    manager = request.app.get(BUNDLES)
+    status = {"enabled": False} if manager is None else {"enabled": True, **manager.status()}
+    return web.Response(
+        body=msgspec.json.encode(status),
+        headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
     )

@@ -1,5 +1,7 @@
 """The app factory: one aiohttp application per node configuration."""
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -7,6 +9,8 @@ from aiohttp import web
 from cachetools import LRUCache
 
 from edge_assembler import __version__
+from edge_assembler.bundles.manager import BundleManager
+from edge_assembler.bundles.sources import sources_for
 from edge_assembler.config import NodeConfig
 from edge_assembler.core.routing import Router
 from edge_assembler.metrics import Metrics
@@ -15,6 +19,7 @@ from edge_assembler.origin.client import OriginClient
 from edge_assembler.server import admin, proxy
 from edge_assembler.server.middleware import cors_on_prepare, edge_middleware
 from edge_assembler.server.state import (
+    BUNDLES,
     CACHE,
     CONFIG,
     LEARNED,
@@ -24,9 +29,16 @@ from edge_assembler.server.state import (
     ROUTER,
     Readiness,
 )
+from edge_assembler.tasks import spawn
 
 
-def create_app(config: NodeConfig, metrics: Metrics | None = None) -> web.Application:
+def create_app(
+    config: NodeConfig,
+    metrics: Metrics | None = None,
+    *,
+    bundles: BundleManager | None = None,
+) -> web.Application:
+    """``bundles`` replaces the manager built from ``config.bundles`` (e.g. with a test clock)."""
     app = web.Application(middlewares=[edge_middleware], client_max_size=64 * 1024)
     app[CONFIG] = config
     app[METRICS] = metrics or Metrics()
@@ -34,6 +46,13 @@ def create_app(config: NodeConfig, metrics: Metrics | None = None) -> web.Applic
     app[READINESS] = Readiness()
     app[LEARNED] = LRUCache(config.cache.learned_manifests)
     app.cleanup_ctx.append(_origins)
+    if bundles is None and config.bundles.enabled:
+        bundles = BundleManager(config.bundles, metrics=app[METRICS])
+    if bundles is not None:
+        app[BUNDLES] = bundles
+        if not bundles.settings.allow_start_without_bundle:
+            app[READINESS].has_bundle = lambda: bundles.has_activated
+        app.cleanup_ctx.append(_bundles)
     app.on_response_prepare.append(cors_on_prepare)
     admin.add_routes(app, config.admin_prefix)
     app.router.add_route("*", r"/{tail:[\s\S]*}", proxy.dispatch)
@@ -57,3 +76,16 @@ async def _origins(app: web.Application) -> AsyncIterator[None]:
     yield
     app[READINESS].started = False
     await client.close()
+
+
+async def _bundles(app: web.Application) -> AsyncIterator[None]:
+    """Re-verify the persisted bundle, then run the sources until shutdown (BUNDLES §4.8)."""
+    manager = app[BUNDLES]
+    await manager.start()
+    tasks = [spawn(source.run()) for source in sources_for(manager)]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

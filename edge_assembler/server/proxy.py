@@ -7,6 +7,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from edge_assembler.bundles.manager import ActiveBundle, Serving
 from edge_assembler.core.errors import BadRequest, NotFound
 from edge_assembler.core.headers import (
     accepts_gzip,
@@ -20,6 +21,7 @@ from edge_assembler.origin.cache import Lookup
 from edge_assembler.origin.client import Fetched, map_origin_errors
 from edge_assembler.server import cors
 from edge_assembler.server.state import (
+    BUNDLES,
     CACHE,
     CACHE_STATUS,
     CONFIG,
@@ -29,6 +31,7 @@ from edge_assembler.server.state import (
     ORIGINS,
     ROUTE,
     ROUTER,
+    RULES,
 )
 
 log = logging.getLogger("edge_assembler.proxy")
@@ -38,6 +41,7 @@ _METHODS = ("GET", "HEAD")
 # Response headers a manifest answer repeats from the origin (RFC 9110 §15.4.5 lists
 # those a 304 must carry).
 _NOT_MODIFIED_HEADERS = ("Cache-Control", "Expires", "Vary", "Content-Location")
+_EDGE_HEADERS = ("ETag", "Via", "X-Cache", "Age", "X-Rules-Revision")
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
@@ -53,9 +57,30 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     upstream = request.app[ROUTER].resolve(target)
     if upstream is None:
         raise NotFound("no_origin", "no origin serves this path")
-    if is_manifest_path(target.path) or target.path in request.app[LEARNED]:
+    is_manifest = is_manifest_path(target.path) or target.path in request.app[LEARNED]
+    request[RULES] = _rules_snapshot(request, is_manifest=is_manifest)
+    if is_manifest:
         return await manifest(request, upstream)
     return await passthrough(request, upstream)
+
+
+def _rules_snapshot(request: web.Request, *, is_manifest: bool) -> ActiveBundle | None:
+    """The active bundle, read once for the whole request (BUNDLES §4.8), after the stale
+    policy: None when manifests pass through unmodified."""
+    manager = request.app.get(BUNDLES)
+    if manager is None:
+        return None
+    snap = manager.current
+    serving = manager.serving(snap)
+    if serving is Serving.RULES:
+        return snap
+    if serving is Serving.FAIL and is_manifest:
+        request[ROUTE] = "manifest"
+        raise web.HTTPServiceUnavailable(
+            text="503 the rules bundle has expired\n",
+            headers={"X-Edge-Error": "bundle_expired", "Cache-Control": "no-store"},
+        )
+    return None
 
 
 def preflight(request: web.Request) -> web.Response:
@@ -86,6 +111,9 @@ def manifest_response(request: web.Request, lookup: Lookup) -> web.Response:
     headers["X-Cache"] = lookup.status.value
     headers["Age"] = str(max(0, int(request.app[CACHE].age(entry))))
     headers["Vary"] = "Accept-Encoding"
+    snap = request.get(RULES)
+    if snap is not None:
+        headers["X-Rules-Revision"] = str(snap.revision)
     if 200 <= entry.status < 300:
         headers["ETag"] = entry.etag
         if not_modified(
@@ -94,11 +122,7 @@ def manifest_response(request: web.Request, lookup: Lookup) -> web.Response:
             etag=entry.etag,
             last_modified=entry.headers.get("Last-Modified"),
         ):
-            kept = {
-                k: headers[k]
-                for k in (*_NOT_MODIFIED_HEADERS, "ETag", "Via", "X-Cache", "Age")
-                if k in headers
-            }
+            kept = {k: headers[k] for k in (*_NOT_MODIFIED_HEADERS, *_EDGE_HEADERS) if k in headers}
             return web.Response(status=304, headers=kept)
     body = entry.body
     if len(body) >= config.gzip_min_bytes and accepts_gzip(request.headers.get("Accept-Encoding")):

@@ -594,6 +594,7 @@ def test_dump_config_is_readable_json() -> None:
         "cache",
         "cors",
         "log",
+        "bundles",
     }
 
 
