@@ -5,10 +5,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# hls.js and dash.js (package-lock.json pins them): the demo page and the e2e tests serve them.
+NODE_STAMP := node_modules/.installed-stamp
 LISTEN ?= 127.0.0.1:8080
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test check system-deps clean
+.PHONY: run test check system-deps browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
@@ -19,14 +21,30 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-# ffmpeg makes the demo media and the media the tests play.
+# ffmpeg makes the demo media and the media the tests play; npm fetches the players.
 system-deps:
 	@command -v ffmpeg >/dev/null 2>&1 || { \
 	  echo "installing ffmpeg (apt)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg; }
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing nodejs and npm (apt)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
 
-run: $(STAMP) system-deps
+# Debian's Chromium runs the e2e tests' players (playwright drives /usr/bin/chromium; no
+# `playwright install`). H.264/AAC play through MSE in Debian's build.
+browser-deps:
+	@[ -x /usr/bin/chromium ] || { \
+	  echo "installing chromium (apt)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
+$(NODE_STAMP): package.json package-lock.json | system-deps
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(STAMP) system-deps $(NODE_STAMP)
 	$(BIN)/edge-assembler demo --listen $(LISTEN)
 
 check: $(STAMP)
@@ -35,8 +53,8 @@ check: $(STAMP)
 	$(BIN)/mypy edge_assembler
 	$(BIN)/lint-imports
 
-test: $(STAMP) system-deps check
+test: $(STAMP) system-deps browser-deps $(NODE_STAMP) check
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis

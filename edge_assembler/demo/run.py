@@ -7,6 +7,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import uvloop
@@ -28,6 +29,7 @@ from edge_assembler.core.bundle import (
 )
 from edge_assembler.core.bundle.rules import rules_compiler
 from edge_assembler.core.rules import SUPPORTED_SCHEMA_VERSIONS
+from edge_assembler.demo import page
 from edge_assembler.demo.live import LiveEncoder
 from edge_assembler.demo.media import MediaError, ensure_media
 from edge_assembler.demo.origin import create_origin_app
@@ -35,12 +37,15 @@ from edge_assembler.server import logs
 from edge_assembler.server.app import create_app
 from edge_assembler.server.runner import start, urls, wait_for_signal
 
-# (label, path) of every stream the demo serves; the live one only with the encoder.
+# (label, path) of every stream the demo serves; the live one only with the encoder. The
+# demo page plays HLS_VOD and DASH_VOD.
+HLS_VOD = ("HLS VOD master", "/vod/content/master.m3u8")
+DASH_VOD = ("DASH VOD", "/dash/content/manifest.mpd")
 VOD_STREAMS = (
-    ("HLS VOD master", "/vod/content/master.m3u8"),
+    HLS_VOD,
     ("HLS ad master", "/vod/ad/master.m3u8"),
     ("HLS recap master", "/vod/recap/master.m3u8"),
-    ("DASH VOD", "/dash/content/manifest.mpd"),
+    DASH_VOD,
     ("DASH ad", "/dash/ad/manifest.mpd"),
 )
 LIVE_STREAM = ("HLS live master", "/live/master.m3u8")
@@ -139,7 +144,16 @@ async def _serve(
                 trust=str(bundle.trust) if bundle else None,
                 state_dir=str(bundle.state_dir) if bundle else None,
             )
-            edge_runner = await start(create_app(edge_config), edge_config, access_log_class)
+            demo_page = partial(
+                page.add_routes,
+                prefix=edge_config.admin_prefix,
+                origin=origin_url,
+                hls=HLS_VOD[1],
+                dash=DASH_VOD[1],
+                node_modules=page.node_modules_dirs(),
+            )
+            edge_app = create_app(edge_config, extra_routes=demo_page)
+            edge_runner = await start(edge_app, edge_config, access_log_class)
             _print_urls(urls(edge_runner)[0], origin_url, edge_config, live)
             await wait_for_signal()
         finally:
@@ -153,7 +167,13 @@ async def _serve(
 def _print_urls(edge: str, origin: str, config: NodeConfig, live: bool) -> None:
     streams = [*VOD_STREAMS, LIVE_STREAM] if live else list(VOD_STREAMS)
     width = max(len(label) for label, _ in streams) + 1
-    lines = ["", "Edge Assembler demo is running. Open these through the edge:"]
+    lines = [
+        "",
+        "Edge Assembler demo is running.",
+        f"  {'demo page:':<{width}} {edge}{config.admin_prefix}/demo",
+        "",
+        "Open these through the edge:",
+    ]
     lines += [f"  {label + ':':<{width}} {edge}{path}" for label, path in streams]
     lines += [
         "",

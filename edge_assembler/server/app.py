@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from cachetools import LRUCache
@@ -37,8 +37,10 @@ def create_app(
     metrics: Metrics | None = None,
     *,
     bundles: BundleManager | None = None,
+    extra_routes: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
-    """``bundles`` replaces the manager built from ``config.bundles`` (e.g. with a test clock)."""
+    """``bundles`` replaces the manager built from ``config.bundles`` (e.g. with a test clock).
+    ``extra_routes`` adds routes ahead of the proxy's catch-all (the demo page)."""
     app = web.Application(middlewares=[edge_middleware], client_max_size=64 * 1024)
     app[CONFIG] = config
     app[METRICS] = metrics or Metrics()
@@ -55,6 +57,8 @@ def create_app(
         app.cleanup_ctx.append(_bundles)
     app.on_response_prepare.append(cors_on_prepare)
     admin.add_routes(app, config.admin_prefix)
+    if extra_routes is not None:
+        extra_routes(app)
     app.router.add_route("*", r"/{tail:[\s\S]*}", proxy.dispatch)
     return app
 

@@ -1,0 +1,146 @@
+"""The demo page (`edge-assembler demo`, `/_edge/demo`) in headless Chromium: plays HLS then
+DASH through the edge, shows the origin's and the edge's manifest side by side and the rules
+revision of the last manifest, and makes a screenshot with the video in it."""
+
+import base64
+import struct
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+
+from tests.e2e.conftest import DemoStack
+
+NONE = "—"
+README_SCREENSHOT = Path(__file__).parent / "demo-page.png"
+VIEWPORT = {"width": 1280, "height": 900}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Which manifest each format plays, and how it starts.
+FORMATS = {
+    "hls": ("/vod/content/master.m3u8", "#EXTM3U"),
+    "dash": ("/dash/content/manifest.mpd", "<?xml"),
+}
+# Distinct colours (3 bits per channel) in a sample of the video's pixels of a screenshot.
+COUNT_COLOURS = """async ([src, box]) => {
+  const image = new Image();
+  image.src = src;
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  [canvas.width, canvas.height] = [box.width, box.height];
+  const context = canvas.getContext("2d");
+  context.drawImage(image, box.x, box.y, box.width, box.height, 0, 0, box.width, box.height);
+  const data = context.getImageData(0, 0, box.width, box.height).data;
+  const colours = new Set();
+  for (let i = 0; i < data.length; i += 4 * 61) {
+    colours.add(((data[i] >> 5) << 6) | ((data[i + 1] >> 5) << 3) | (data[i + 2] >> 5));
+  }
+  return colours.size;
+}"""
+
+
+async def test_demo_page_plays_hls_and_dash_through_the_edge(
+    demo_stack: DemoStack, page: Any, tmp_path: Path, update_golden: bool
+) -> None:
+    edge = demo_stack.edge_url
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.set_viewport_size(VIEWPORT)
+    await page.goto(f"{edge}/_edge/demo")
+    assert await _text(page, "#notice") == "", "players not installed"
+    sid = await page.input_value("#sid")
+    assert len(sid) >= 8
+    async with aiohttp.ClientSession() as session:
+        for fmt, device in (("hls", "tv"), ("dash", "phone")):
+            path, starts = FORMATS[fmt]
+            await page.check(f"input[name=format][value={fmt}]")
+            await page.select_option("#lang", "fr")
+            await page.select_option("#device", device)
+            before = await _active_revision(session, edge)
+            await page.click("#play")
+            await _plays(page, path)
+            # The choices ride on the manifest URL the player loads from the edge.
+            url = await _text(page, "#manifest-url")
+            assert url.startswith(f"{edge}{path}?"), url
+            assert parse_qs(urlsplit(url).query) == {
+                "lang": ["fr"],
+                "device": [device],
+                "sid": [sid],
+            }
+            assert await _text(page, "#audio") == "fr"
+            # Side by side: the origin's manifest and the edge's answer for this viewer.
+            await page.wait_for_function(
+                "document.getElementById('edge-text').textContent.length > 0"
+                " && document.getElementById('origin-text').textContent.length > 0"
+            )
+            origin_text, edge_text = (
+                await _text(page, "#origin-text"),
+                await _text(page, "#edge-text"),
+            )
+            assert origin_text.startswith(starts)
+            assert edge_text.startswith(starts)
+            assert origin_text.rstrip("\n") == (await _get(session, demo_stack.origin_url + path))
+            assert edge_text.rstrip("\n") == (await _get(session, url))
+            # The headers of the last manifest the player loaded.
+            assert (await _text(page, "#last-manifest")).endswith((".m3u8", ".mpd"))
+            assert await _text(page, "#decision") == NONE  # the edge sends no X-Edge-Decision yet
+            # The bundle the manifest was made with: the demo activates its persisted bundle,
+            # then the one it just signed, so a first load may see either.
+            after = await _active_revision(session, edge)
+            assert await _text(page, "#revision") in {str(before), str(after)}
+            await _screenshot(page, tmp_path / f"demo-{fmt}.png")
+    assert errors == []
+    if update_golden:  # the README's picture of the page
+        README_SCREENSHOT.write_bytes((tmp_path / "demo-hls.png").read_bytes())
+
+
+async def _plays(page: Any, path: str) -> None:
+    """Waits until the player of ``path`` plays, then for currentTime to advance by 1 s."""
+    await page.wait_for_function(
+        """([folder]) => {
+          const status = document.getElementById("status").textContent;
+          const last = document.getElementById("last-manifest").textContent;
+          return status.startsWith("error") || (status === "playing" && last.startsWith(folder));
+        }""",
+        arg=[path.rpartition("/")[0] + "/"],
+        timeout=20_000,
+    )
+    assert await _text(page, "#status") == "playing"
+    start = await page.evaluate("document.getElementById('video').currentTime")
+    await page.wait_for_function(
+        "([start]) => document.getElementById('video').currentTime > start + 1",
+        arg=[start],
+        timeout=10_000,
+    )
+
+
+async def _screenshot(page: Any, path: Path) -> None:
+    """A full-viewport PNG whose video area shows a picture (not one flat colour)."""
+    png = await page.screenshot(path=path)
+    assert png.startswith(PNG_SIGNATURE)
+    width, height = struct.unpack(">II", png[16:24])  # IHDR
+    assert (width, height) == (VIEWPORT["width"], VIEWPORT["height"])
+    assert len(png) > 50_000, len(png)
+    box = await page.locator("#video").bounding_box()
+    box = {key: round(value) for key, value in box.items()}
+    src = "data:image/png;base64," + base64.b64encode(png).decode()
+    assert await page.evaluate(COUNT_COLOURS, [src, box]) >= 8
+
+
+async def _text(page: Any, selector: str) -> str:
+    return str(await page.text_content(selector))
+
+
+async def _active_revision(session: aiohttp.ClientSession, edge: str) -> int:
+    async with session.get(f"{edge}/_edge/bundles") as r:
+        return int((await r.json())["active_revision"])
+
+
+async def _get(session: aiohttp.ClientSession, url: str) -> str:
+    async with session.get(url) as r:
+        assert r.status == 200, url
+        return (await r.text()).rstrip("\n")
+
+
+pytestmark = pytest.mark.e2e
