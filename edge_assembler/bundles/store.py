@@ -16,7 +16,7 @@ import fcntl
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 KEEP = 3  # bundles kept per name, for forensics and manual rollback
@@ -53,15 +53,7 @@ class BundleStore:
                 link.unlink()
             _fsync_dir(link.parent)
             return
-        tmp = link.with_name(f"{_TMP_PREFIX}current-{os.getpid()}-{time.monotonic_ns()}")
-        os.symlink(target.name, tmp)
-        try:
-            os.replace(tmp, link)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        _fsync_dir(link.parent)
+        _publish(link, lambda tmp: os.symlink(target.name, tmp))
 
     def current_target(self, name: str) -> Path | None:
         link = self.store_dir / name / "current"
@@ -140,8 +132,8 @@ class BundleStore:
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     """tmp file in the same directory, fsync, ``os.replace``, fsync of the directory."""
-    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}-{os.getpid()}-{time.monotonic_ns()}")
-    try:
+
+    def write(tmp: Path) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             view = memoryview(data)
@@ -150,6 +142,16 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    _publish(path, write)
+
+
+def _publish(path: Path, make: Callable[[Path], None]) -> None:
+    """``make`` a temporary sibling of ``path``, rename it over ``path`` and fsync the
+    directory; the temporary file is removed when any step fails."""
+    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        make(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
