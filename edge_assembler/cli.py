@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("config", help="validate and print the effective configuration")
     _config_flags(show)
+    show.add_argument(
+        "--show-secrets", action="store_true", help="print the session key secrets as they are"
+    )
     show.set_defaults(func=_show_config)
 
     demo = commands.add_parser("demo", help="demo origin with generated media, edge in front")
@@ -116,7 +119,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _show_config(args: argparse.Namespace) -> int:
-    print(dump_config(_load(args)))
+    print(dump_config(_load(args), secrets=args.show_secrets))
     return 0
 
 

@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from edge_assembler.core.edits.uris import ParamName
 from edge_assembler.core.freshness import CachePolicy
 from edge_assembler.core.routing import OriginRoute
+from edge_assembler.core.viewer import CHOICE_PREFIX, QUERY_PARAMS
 
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 NonNegSeconds = Annotated[float, msgspec.Meta(ge=0)]
@@ -25,6 +27,8 @@ HeaderName = Annotated[str, msgspec.Meta(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$
 
 ENV_PREFIX = "EDGE_ASSEMBLER__"
 _FIELD_MARK = "\x1f"
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
+MIN_SECRET_BYTES = 32
 _LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d{1,5})$")
 
 
@@ -105,6 +109,7 @@ class Cors(Base, frozen=True):
         "Date",
         "X-Cache",
         "X-Rules-Revision",
+        "X-Edge-Decision",
     )
     allow_credentials: bool = False
     max_age: Annotated[int, msgspec.Meta(ge=0)] = 86_400
@@ -171,6 +176,50 @@ class Bundles(Base, frozen=True):
         return bool(self.sources)
 
 
+class Session(Base, frozen=True):
+    """Signed session tokens and the request context (DESIGN §2). ``keys`` maps key ids
+    to secrets; new tokens are signed with ``active_key``, and every key in ``keys``
+    verifies. With no keys, the node signs with a random key of its own."""
+
+    keys: dict[str, str] = {}
+    active_key: str = ""
+    ttl: Seconds = 21_600.0
+    param: ParamName = "eas"
+    geo_header: HeaderName = "CDN-Country"
+
+    def __post_init__(self) -> None:
+        for kid, secret in self.keys.items():
+            if not _KEY_ID.fullmatch(kid):
+                raise _field(f"keys.{kid}", "a key id is 1-32 characters of A-Z a-z 0-9 . _ -")
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise _field(f"keys.{kid}", f"a secret needs at least {MIN_SECRET_BYTES} bytes")
+        if self.keys and self.active_key not in self.keys:
+            names = ", ".join(sorted(self.keys))
+            raise _field(
+                "active_key", f"must name one of the keys ({names}), got {self.active_key!r}"
+            )
+        if not self.keys and self.active_key:
+            raise _field("active_key", f"names {self.active_key!r} but no keys are configured")
+        if self.param in QUERY_PARAMS or self.param.startswith(CHOICE_PREFIX):
+            raise _field("param", f"{self.param!r} is a context query parameter")
+
+    def keyring(self) -> dict[str, bytes]:
+        """The verification keys, as bytes."""
+        return {kid: secret.encode() for kid, secret in self.keys.items()}
+
+
+class Personalise(Base, frozen=True):
+    """The per-viewer manifest pipeline (DESIGN §2, §4 "Fail open with a deadline").
+    ``deadline`` bounds decide + apply + check + render of one request (seconds of CPU on
+    the request's path; past it the origin manifest is served); ``asset_timeout`` bounds
+    each fetch of an asset manifest the plan needs (an ad, a recap)."""
+
+    deadline: Seconds = 0.05
+    asset_timeout: Seconds = 2.0
+    parsed_models: Count = 1024
+    cohort_renders: Count = 4096
+
+
 class NodeConfig(Base, frozen=True):
     origins: tuple[Origin, ...] = ()
     listen: tuple[str, ...] = ("127.0.0.1:8080",)
@@ -184,6 +233,8 @@ class NodeConfig(Base, frozen=True):
     cors: Cors = Cors()
     log: Log = Log()
     bundles: Bundles = Bundles()
+    session: Session = Session()
+    personalise: Personalise = Personalise()
 
     def __post_init__(self) -> None:
         if not self.origins:
@@ -311,6 +362,13 @@ def _with_path_first(message: str, source: str) -> str:
     return f"{path}: {what} ({source})"
 
 
-def dump_config(config: NodeConfig) -> str:
-    """The effective configuration, as JSON (for `edge-assembler config`)."""
-    return msgspec.json.format(msgspec.json.encode(config)).decode()
+REDACTED = "<redacted>"
+
+
+def dump_config(config: NodeConfig, *, secrets: bool = False) -> str:
+    """The effective configuration, as JSON (for `edge-assembler config`); the session
+    key secrets read ``REDACTED`` unless ``secrets``."""
+    data = msgspec.to_builtins(config)
+    if not secrets:
+        data["session"]["keys"] = dict.fromkeys(config.session.keys, REDACTED)
+    return msgspec.json.format(msgspec.json.encode(data)).decode()

@@ -138,3 +138,28 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        # Per-viewer manifests (DESIGN §2, §4); `reason` is a fail-open reason code.
+        self.fail_open = Counter(
+            "edge_assembler_fail_open",
+            "Manifests served unpersonalised, or without an asset, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.parsed_models = Counter(
+            "edge_assembler_parsed_models",
+            "Parsed manifest lookups by origin body version (hit: shared parse, miss)",
+            ["result"],
+            registry=r,
+        )
+        self.cohort_renders = Counter(
+            "edge_assembler_cohort_renders",
+            "Personalised renders by result (hit: bytes shared with an equal plan, miss)",
+            ["result"],
+            registry=r,
+        )
+        self.personalise_duration = Histogram(
+            "edge_assembler_personalise_duration_seconds",
+            "Time spent in decide, apply, check and render for one manifest (no fetches)",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )

@@ -40,7 +40,7 @@ class MediaError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Asset:
-    """One demo asset: a lavfi video source, two audio tones and a subtitle label."""
+    """One demo asset: a lavfi video source, two audio tones and subtitle labels (en, fr)."""
 
     name: str
     seconds: int
@@ -48,6 +48,7 @@ class Asset:
     freq_en: int
     freq_fr: int
     subtitle: str
+    subtitle_fr: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +62,9 @@ class Rung:
 
 
 ASSETS: Final = (
-    Asset("content", 30, "testsrc2", 440, 660, "Content"),
-    Asset("ad", 10, "color=c=0xE01010", 1000, 1000, "AD"),
-    Asset("recap", 6, "color=c=0x1010E0", 1500, 1500, "Recap"),
+    Asset("content", 30, "testsrc2", 440, 660, "Content", "Programme"),
+    Asset("ad", 10, "color=c=0xE01010", 1000, 1000, "AD", "PUB"),
+    Asset("recap", 6, "color=c=0x1010E0", 1500, 1500, "Recap", "Résumé"),
 )
 LADDER: Final = (
     Rung("360p", 640, 360, 500),
@@ -72,6 +73,8 @@ LADDER: Final = (
 )
 AUDIO_PLAYLISTS: Final = ("audio_en/index.m3u8", "audio_fr/index.m3u8")
 SUBTITLE_PLAYLIST: Final = "720p/index_vtt.m3u8"
+# French subtitles, not in the master: the demo rules add them for French viewers.
+FRENCH_SUBTITLES: Final = "subs_fr/index.m3u8"
 
 # ffmpeg 5.1 names renditions "audio_3", omits LANGUAGE on the subtitle rendition and
 # puts SUBTITLES= only on the variant carrying subtitles, so the master is rewritten.
@@ -293,6 +296,7 @@ def _make_hls(asset: Asset, out: Path) -> None:
             raise MediaError(f"ffmpeg did not write hls/{asset.name}/{playlist}")
     if not (out / SUBTITLE_PLAYLIST).is_file():
         raise MediaError(f"ffmpeg did not write hls/{asset.name}/{SUBTITLE_PLAYLIST}")
+    _add_french_subtitles(out, asset)
 
 
 def _fix_master(master: Path) -> None:
@@ -319,6 +323,17 @@ def _add_timestamp_map(vtt_dir: Path) -> None:
         header, _, rest = segment.read_text().partition("\n")
         stamp = f"X-TIMESTAMP-MAP=MPEGTS:{TS_START_PTS},LOCAL:00:00:00.000"
         segment.write_text(f"{header}\n{stamp}\n{rest}")
+
+
+def _add_french_subtitles(out: Path, asset: Asset) -> None:
+    """``FRENCH_SUBTITLES``: the English WebVTT segments and playlist, the cues relabelled."""
+    english = out / SUBTITLE_PLAYLIST
+    french = out / FRENCH_SUBTITLES
+    french.parent.mkdir()
+    for segment in english.parent.glob("*.vtt"):
+        text = segment.read_text().replace(asset.subtitle, asset.subtitle_fr)
+        (french.parent / segment.name).write_text(text)
+    french.write_text(english.read_text())
 
 
 def _make_dash(asset: Asset, out: Path) -> None:

@@ -18,6 +18,7 @@ from edge_assembler.origin.cache import ManifestCache
 from edge_assembler.origin.client import OriginClient
 from edge_assembler.server import admin, proxy
 from edge_assembler.server.middleware import cors_on_prepare, edge_middleware
+from edge_assembler.server.personalise import Personaliser
 from edge_assembler.server.state import (
     BUNDLES,
     CACHE,
@@ -25,6 +26,7 @@ from edge_assembler.server.state import (
     LEARNED,
     METRICS,
     ORIGINS,
+    PERSONALISE,
     READINESS,
     ROUTER,
     Readiness,
@@ -47,6 +49,7 @@ def create_app(
     app[ROUTER] = Router(config.origin_routes())
     app[READINESS] = Readiness()
     app[LEARNED] = LRUCache(config.cache.learned_manifests)
+    app[PERSONALISE] = Personaliser(config, app[METRICS], app[ROUTER])
     app.cleanup_ctx.append(_origins)
     if bundles is None and config.bundles.enabled:
         bundles = BundleManager(config.bundles, metrics=app[METRICS])

@@ -20,6 +20,7 @@ from edge_assembler.core.target import parse_target
 from edge_assembler.origin.cache import Lookup
 from edge_assembler.origin.client import Fetched, map_origin_errors
 from edge_assembler.server import cors
+from edge_assembler.server.personalise import Answer
 from edge_assembler.server.state import (
     BUNDLES,
     CACHE,
@@ -29,6 +30,7 @@ from edge_assembler.server.state import (
     METRICS,
     ORIGIN_SECONDS,
     ORIGINS,
+    PERSONALISE,
     ROUTE,
     ROUTER,
     RULES,
@@ -41,7 +43,9 @@ _METHODS = ("GET", "HEAD")
 # Response headers a manifest answer repeats from the origin (RFC 9110 §15.4.5 lists
 # those a 304 must carry).
 _NOT_MODIFIED_HEADERS = ("Cache-Control", "Expires", "Vary", "Content-Location")
-_EDGE_HEADERS = ("ETag", "Via", "X-Cache", "Age", "X-Rules-Revision")
+_EDGE_HEADERS = ("ETag", "Via", "X-Cache", "Age", "X-Rules-Revision", "X-Edge-Decision")
+# Origin headers a personalised answer replaces (README "Personalisation pipeline").
+_ORIGIN_CACHING = ("Cache-Control", "Expires", "Last-Modified")
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
@@ -96,12 +100,36 @@ def preflight(request: web.Request) -> web.Response:
 
 async def manifest(request: web.Request, upstream: Upstream) -> web.Response:
     request[ROUTE] = "manifest"
+    snap = request.get(RULES)
+    if snap is None:
+        lookup = await request.app[CACHE].get(upstream.route.index, upstream.url)
+        return manifest_response(request, lookup)
+    pipeline = request.app[PERSONALISE]
+    session = pipeline.session(request)  # a bad token is refused before the origin is asked
+    upstream = pipeline.origin_upstream(upstream)
     lookup = await request.app[CACHE].get(upstream.route.index, upstream.url)
-    return manifest_response(request, lookup)
+    answer = await pipeline.answer(request, upstream, lookup, snap, session, request.app[CACHE])
+    return manifest_response(request, lookup, answer)
 
 
-def manifest_response(request: web.Request, lookup: Lookup) -> web.Response:
-    """The cached manifest as this client asked for it: 304, gzip or plain."""
+async def _adopted_response(
+    request: web.Request, upstream: Upstream, lookup: Lookup
+) -> web.Response:
+    """A manifest found by its content type, personalised like any other."""
+    snap = request.get(RULES)
+    if snap is None:
+        return manifest_response(request, lookup)
+    pipeline = request.app[PERSONALISE]
+    session = pipeline.session(request)
+    answer = await pipeline.answer(request, upstream, lookup, snap, session, request.app[CACHE])
+    return manifest_response(request, lookup, answer)
+
+
+def manifest_response(
+    request: web.Request, lookup: Lookup, answer: Answer | None = None
+) -> web.Response:
+    """The cached manifest as this client asked for it: 304, gzip or plain; ``answer``
+    (when rules apply) gives the personalised body and caching headers."""
     config = request.app[CONFIG]
     entry = lookup.entry
     request[CACHE_STATUS] = lookup.status.value
@@ -114,19 +142,28 @@ def manifest_response(request: web.Request, lookup: Lookup) -> web.Response:
     snap = request.get(RULES)
     if snap is not None:
         headers["X-Rules-Revision"] = str(snap.revision)
-    if 200 <= entry.status < 300:
-        headers["ETag"] = entry.etag
+    etag: str | None = entry.etag
+    if answer is not None:
+        headers["X-Edge-Decision"] = answer.decision
+        if answer.cache_control is not None:
+            for name in _ORIGIN_CACHING:
+                headers.popall(name, None)
+            headers["Cache-Control"] = answer.cache_control
+            etag = answer.etag
+    if 200 <= entry.status < 300 and etag is not None:
+        headers["ETag"] = etag
         if not_modified(
             if_none_match=request.headers.get("If-None-Match"),
             if_modified_since=request.headers.get("If-Modified-Since"),
-            etag=entry.etag,
-            last_modified=entry.headers.get("Last-Modified"),
+            etag=etag,
+            last_modified=headers.get("Last-Modified"),
         ):
             kept = {k: headers[k] for k in (*_NOT_MODIFIED_HEADERS, *_EDGE_HEADERS) if k in headers}
             return web.Response(status=304, headers=kept)
-    body = entry.body
+    rendered = answer.rendered if answer is not None else None
+    body = entry.body if rendered is None else rendered.body
     if len(body) >= config.gzip_min_bytes and accepts_gzip(request.headers.get("Accept-Encoding")):
-        body = entry.gzipped()
+        body = entry.gzipped() if rendered is None else rendered.gzipped()
         headers["Content-Encoding"] = "gzip"
     return web.Response(status=entry.status, body=body, headers=headers)
 
@@ -151,7 +188,7 @@ async def passthrough(request: web.Request, upstream: Upstream) -> web.StreamRes
                 request[ROUTE] = "manifest"
                 request.app[LEARNED][request.path] = True
                 lookup = request.app[CACHE].adopt(upstream.url, fetched)
-                return manifest_response(request, lookup)
+                return await _adopted_response(request, upstream, lookup)
         return await _relay(request, origin, upstream)
 
 

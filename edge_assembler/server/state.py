@@ -12,6 +12,7 @@ from edge_assembler.core.routing import Router
 from edge_assembler.metrics import Metrics
 from edge_assembler.origin.cache import ManifestCache
 from edge_assembler.origin.client import OriginClient
+from edge_assembler.server.personalise import Personaliser
 
 
 @dataclass(slots=True)
@@ -38,6 +39,7 @@ READINESS = web.AppKey("readiness", Readiness)
 ORIGINS = web.AppKey("origins", OriginClient)
 CACHE = web.AppKey("cache", ManifestCache)
 BUNDLES = web.AppKey("bundles", BundleManager)
+PERSONALISE = web.AppKey("personalise", Personaliser)
 # Paths without a manifest suffix that the origin answered with a manifest content type.
 LEARNED = web.AppKey("learned_manifests", LRUCache[str, bool])
 

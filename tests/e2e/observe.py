@@ -15,7 +15,8 @@ recap solid blue with 1500 Hz. Two observers produce a ``Timeline`` of labelled 
 
 ``Timeline.runs()`` folds samples into ``Run(start, end, label)`` spans, so a test reads
 e.g. ``assert [r.label for r in runs] == ["content", "ad", "content"]`` and checks the ad
-run starts near 10 s (REALCLIENT.md §4-5).
+run starts near 10 s (REALCLIENT.md §4-5); ``assert_runs`` does both with the players'
+tolerances.
 """
 
 import array
@@ -96,6 +97,20 @@ class Timeline:
         """Largest step in media time between consecutive samples (a skipped span)."""
         times = sorted(t for t, _ in self.samples)
         return max((b - a for a, b in itertools.pairwise(times)), default=math.inf)
+
+
+# How far a player's run of a label may be off a splice point: it may start up to 0.5 s early
+# and 1 s late, and end up to 1 s early and 0.5 s late (sampling every 100 ms at 4x rate).
+EARLY, LATE = 0.5, 1.0
+
+
+def assert_runs(runs: Sequence[Run], expected: Sequence[tuple[str, float, float]]) -> None:
+    """``runs`` are the ``expected`` ``(label, start, end)`` spans, in order, each on time
+    within the players' tolerances (EARLY, LATE)."""
+    assert [r.label for r in runs] == [label for label, _, _ in expected], runs
+    for run, (_, start, end) in zip(runs, expected, strict=True):
+        assert start - EARLY <= run.start <= start + LATE, (run, start, runs)
+        assert end - LATE <= run.end <= end + EARLY, (run, end, runs)
 
 
 class PlaybackTimeout(AssertionError):

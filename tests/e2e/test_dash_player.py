@@ -1,6 +1,8 @@
-"""dash.js in headless Chromium plays the edge's DASH manifests: the demo's single-Period
-content and a three-Period presentation (content / ad / content) made with the project's
-DASH engine, served by a loopback origin with an edge in front."""
+"""dash.js in headless Chromium plays the edge's DASH manifests: the demo content as the
+demo rules bundle personalises it for a new viewer (rules/demo/rules/ads.toml: ad / content
+/ ad / content Periods), and a three-Period presentation (content / ad / content) made with
+the project's DASH engine from the origin's manifests, served by a loopback origin with a
+rules-less edge in front."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +22,7 @@ from edge_assembler.core.edits.uris import ResolveUris
 from edge_assembler.server.app import create_app
 from edge_assembler.server.runner import start, urls
 from tests.e2e.conftest import DemoStack
-from tests.e2e.observe import Playback, PlaybackTimeout, play
+from tests.e2e.observe import Playback, PlaybackTimeout, assert_runs, play
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -31,6 +33,8 @@ CONTENT = "/dash/content/manifest.mpd"
 AD = "/dash/ad/manifest.mpd"
 SPLICED = "/dash/spliced/manifest.mpd"
 AD_AT, AD_SECONDS, CONTENT_SECONDS = 10.0, 10.0, 30.0
+# A new viewer of the demo content: pre-roll, 14 s of content, mid-roll, the rest.
+NEW_VIEWER = (("ad", 0, 10), ("content", 10, 24), ("ad", 24, 34), ("content", 34, 50))
 
 
 def _assert_played_cleanly(seen: Playback, duration: float) -> None:
@@ -46,15 +50,28 @@ def _assert_played_cleanly(seen: Playback, duration: float) -> None:
     assert seen.audio_switched[-1] == "fr", seen.audio_switched
 
 
-async def test_dash_js_plays_the_edge_manifest(
+async def test_dash_js_plays_a_new_viewers_ads_and_content(
     demo_stack: DemoStack, harness_url: str, page: "Page"
 ) -> None:
+    async with aiohttp.ClientSession() as session, session.get(demo_stack.edge_url + CONTENT) as r:
+        assert r.status == 200
+        fired = r.headers["X-Edge-Decision"].split("; ")[1].removeprefix("rules=")
+        mpd = dash.parse(await r.read())
+    assert {"preroll", "midroll"} <= set(fired.split(",")), fired
+    # One Period per ad and content run, the ads' segments from the ad asset.
+    period_ids = [str(p.element.get("id")) for p in mpd.periods]
+    assert len(period_ids) == len(NEW_VIEWER), period_ids
     seen = await play(page, harness_url, "dash", demo_stack.edge_url + CONTENT, audio="fr")
-    _assert_played_cleanly(seen, CONTENT_SECONDS)
-    assert [r.label for r in seen.timeline.runs()] == ["content"], seen.describe()
+    _assert_played_cleanly(seen, NEW_VIEWER[-1][2])
+    # PERIOD_SWITCH_COMPLETED for every Period, in order.
+    assert seen.periods == period_ids, seen.periods
+    # What the viewer saw: the red ad at 0-10 s and 24-34 s, content around it.
+    assert_runs(seen.timeline.runs(min_samples=2), NEW_VIEWER)
+    assert any("/dash/ad/chunk-" in u for u in seen.requests), "no ad segment was loaded"
     fr_segments = [u for u in seen.requests if "/dash/content/chunk-4-" in u]
     assert fr_segments, "no fr audio segment was loaded"
-    assert all(u.startswith(demo_stack.edge_url) for u in fr_segments)
+    media = [u for u in seen.requests if "/dash/" in u]
+    assert all(u.startswith(demo_stack.edge_url) for u in media), media
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +88,12 @@ DROP_RESUME_OFFSET = b' presentationTimeOffset="10000000"'
 
 @asynccontextmanager
 async def spliced(demo_stack: DemoStack, *, corrupt: bool = False) -> AsyncIterator[Spliced]:
-    """The demo content with the demo ad spliced in at 10 s (``InsertRun``), segment URLs
-    made absolute through the demo edge, served from a loopback origin behind a new edge."""
+    """The origin's demo content with the origin's demo ad spliced in at 10 s (``InsertRun``;
+    the demo edge personalises its own answers), segment URLs made absolute through the demo
+    edge, served from a loopback origin behind a new edge without rules."""
     content_url, ad_url = demo_stack.edge_url + CONTENT, demo_stack.edge_url + AD
     async with aiohttp.ClientSession() as session:
-        content, ad = [await _get(session, url) for url in (content_url, ad_url)]
+        content, ad = [await _get(session, demo_stack.origin_url + p) for p in (CONTENT, AD)]
     edits: list[AnyEdit] = [
         InsertRun(source="ad", source_url=ad_url, at=AD_AT, marker_id="e2e-ad"),
         ResolveUris(playlist_url=content_url),

@@ -1,8 +1,10 @@
 """The demo page (`edge-assembler demo`, `/_edge/demo`) in headless Chromium: plays HLS then
 DASH through the edge, shows the origin's and the edge's manifest side by side and the rules
-revision of the last manifest, and makes a screenshot with the video in it."""
+revision of the last manifest, and makes a screenshot with the video in it: a new viewer's
+pre-roll (the demo rules bundle), the demo ad's solid red."""
 
 import base64
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -12,18 +14,20 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import DemoStack
+from tests.e2e.observe import classify_colour
 
-NONE = "—"
 README_SCREENSHOT = Path(__file__).parent / "demo-page.png"
 VIEWPORT = {"width": 1280, "height": 900}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The session token on the child URIs of a master (README "Sessions and context").
+TOKEN = re.compile(r"eas=[\w.-]+")
 # Which manifest each format plays, and how it starts.
 FORMATS = {
     "hls": ("/vod/content/master.m3u8", "#EXTM3U"),
     "dash": ("/dash/content/manifest.mpd", "<?xml"),
 }
-# Distinct colours (3 bits per channel) in a sample of the video's pixels of a screenshot.
-COUNT_COLOURS = """async ([src, box]) => {
+# Mean colour of a sample of the video's pixels of a screenshot.
+MEAN_COLOUR = """async ([src, box]) => {
   const image = new Image();
   image.src = src;
   await image.decode();
@@ -32,11 +36,12 @@ COUNT_COLOURS = """async ([src, box]) => {
   const context = canvas.getContext("2d");
   context.drawImage(image, box.x, box.y, box.width, box.height, 0, 0, box.width, box.height);
   const data = context.getImageData(0, 0, box.width, box.height).data;
-  const colours = new Set();
-  for (let i = 0; i < data.length; i += 4 * 61) {
-    colours.add(((data[i] >> 5) << 6) | ((data[i + 1] >> 5) << 3) | (data[i + 2] >> 5));
+  const sum = [0, 0, 0];
+  let n = 0;
+  for (let i = 0; i < data.length; i += 4 * 61, n++) {
+    for (let c = 0; c < 3; c++) sum[c] += data[i + c];
   }
-  return colours.size;
+  return sum.map(total => total / n);
 }"""
 
 
@@ -81,14 +86,23 @@ async def test_demo_page_plays_hls_and_dash_through_the_edge(
             assert origin_text.startswith(starts)
             assert edge_text.startswith(starts)
             assert origin_text.rstrip("\n") == (await _get(session, demo_stack.origin_url + path))
-            assert edge_text.rstrip("\n") == (await _get(session, url))
+            # The session token records when the session started, so a second load of the
+            # same URL differs from the page's in the token alone.
+            assert _untokened(edge_text.rstrip("\n")) == _untokened(await _get(session, url))
+            if fmt == "hls":
+                assert TOKEN.search(edge_text), edge_text
             # The headers of the last manifest the player loaded.
             assert (await _text(page, "#last-manifest")).endswith((".m3u8", ".mpd"))
-            assert await _text(page, "#decision") == NONE  # the edge sends no X-Edge-Decision yet
+            # The rules bundle decided this viewer's manifest (README "Personalisation
+            # pipeline": X-Edge-Decision is rev=<revision>; rules=...; plan=...).
+            decision = await _text(page, "#decision")
+            assert decision.startswith("rev="), decision
             # The bundle the manifest was made with: the demo activates its persisted bundle,
             # then the one it just signed, so a first load may see either.
             after = await _active_revision(session, edge)
-            assert await _text(page, "#revision") in {str(before), str(after)}
+            revision = await _text(page, "#revision")
+            assert revision in {str(before), str(after)}
+            assert decision.startswith(f"rev={revision};"), (decision, revision)
             await _screenshot(page, tmp_path / f"demo-{fmt}.png")
     assert errors == []
     if update_golden:  # the README's picture of the page
@@ -116,7 +130,7 @@ async def _plays(page: Any, path: str) -> None:
 
 
 async def _screenshot(page: Any, path: Path) -> None:
-    """A full-viewport PNG whose video area shows a picture (not one flat colour)."""
+    """A full-viewport PNG whose video area shows the pre-roll ad (solid red)."""
     png = await page.screenshot(path=path)
     assert png.startswith(PNG_SIGNATURE)
     width, height = struct.unpack(">II", png[16:24])  # IHDR
@@ -125,7 +139,13 @@ async def _screenshot(page: Any, path: Path) -> None:
     box = await page.locator("#video").bounding_box()
     box = {key: round(value) for key, value in box.items()}
     src = "data:image/png;base64," + base64.b64encode(png).decode()
-    assert await page.evaluate(COUNT_COLOURS, [src, box]) >= 8
+    # A second into playback at 1x, the viewer is in the 10 s pre-roll.
+    r, g, b = await page.evaluate(MEAN_COLOUR, [src, box])
+    assert classify_colour(r, g, b) == "ad", (r, g, b)
+
+
+def _untokened(manifest: str) -> str:
+    return TOKEN.sub("eas=", manifest)
 
 
 async def _text(page: Any, selector: str) -> str:

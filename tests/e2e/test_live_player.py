@@ -36,7 +36,7 @@ async def test_hls_js_plays_live_through_the_edge(
     playlists = Counter(
         urlsplit(u).path
         for u in seen.requests
-        if u.startswith(demo_stack.edge_url) and u.endswith(".m3u8")
+        if u.startswith(demo_stack.edge_url) and urlsplit(u).path.endswith(".m3u8")
     )
     media = {path: n for path, n in playlists.items() if path != MASTER}
     assert media, playlists

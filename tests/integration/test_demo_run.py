@@ -7,13 +7,20 @@ import re
 import signal
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import aiohttp
 import pytest
+from multidict import CIMultiDictProxy
 
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.media
+
+# The session token (README "Sessions and context") on an edge child URI.
+TOKEN = re.compile(r"[?&]eas=([\w.-]+)")
+TOKEN_URI = re.compile(r"(/[^\s\"?]+)\?eas=[\w.-]+")
+MPD_NS = {"mpd": "urn:mpeg:dash:schema:mpd:2011"}
 
 
 async def _read_banner(proc: asyncio.subprocess.Process) -> str:
@@ -30,7 +37,7 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-async def test_demo_serves_the_origin_bytes_through_the_edge(
+async def test_demo_serves_personalised_manifests_and_the_origin_media_through_the_edge(
     demo_media: Path, media_cache_root: Path
 ):
     port = free_port()
@@ -55,9 +62,41 @@ async def test_demo_serves_the_origin_bytes_through_the_edge(
         async with aiohttp.ClientSession() as session:
             for url in stream_urls:
                 path = url.removeprefix(edge)
-                via_edge = await _get(session, url)
+                via_edge, headers = await _get_with_headers(session, url)
                 direct = await _get(session, origin[1] + path)
-                assert via_edge == direct, path
+                # The demo rules bundle decided every manifest (README "Personalisation
+                # pipeline").
+                assert headers["X-Edge-Decision"].startswith("rev="), (path, headers)
+                if path.endswith("master.m3u8"):
+                    # A new viewer's master: no edits, only the child URIs go through the
+                    # edge, each with the session's token.
+                    tokens = set(TOKEN.findall(via_edge.decode()))
+                    assert len(tokens) == 1, (path, tokens)
+                    assert _untokened(via_edge, path) == direct, path
+            # The DASH content: ad / content / ad / content Periods, the content's
+            # Representations unchanged.
+            mpd = await _get(session, f"{edge}/dash/content/manifest.mpd")
+            origin_mpd = await _get(session, origin[1] + "/dash/content/manifest.mpd")
+            periods = ElementTree.fromstring(mpd).findall("mpd:Period", MPD_NS)
+            (origin_period,) = ElementTree.fromstring(origin_mpd).findall("mpd:Period", MPD_NS)
+            bases = [p.findtext("mpd:BaseURL", "", MPD_NS) for p in periods]
+            assert bases == ["/dash/ad/", "", "/dash/ad/", ""], bases
+            assert [p.get("start") for p in periods] == ["PT0.0S", "PT10S", "PT24S", "PT34S"]
+            for content in periods[1::2]:
+                assert _representations(content) == _representations(origin_period)
+            # The child playlist a new viewer loads: pre-roll, 14 s of content, mid-roll.
+            master = (await _get(session, f"{edge}/vod/content/master.m3u8")).decode()
+            child = next(u for u in master.splitlines() if u.startswith("/vod/content/720p/"))
+            media, headers = await _get_with_headers(session, edge + child)
+            fired = headers["X-Edge-Decision"].split("; ")[1].removeprefix("rules=").split(",")
+            assert {"preroll", "midroll"} <= set(fired), fired
+            segments = [s for s in media.decode().splitlines() if s[:1] not in ("#", "")]
+            ad = [f"/vod/ad/720p/seg_{i:03d}.ts" for i in range(5)]
+            content = [f"seg_{i:03d}.ts" for i in range(15)]
+            assert segments == [*ad, *content[:7], *ad, *content[7:]]
+            # An ad segment through the edge, byte for byte.
+            ad_segment = await _get(session, edge + ad[0])
+            assert ad_segment == (demo_media / "hls/ad/720p/seg_000.ts").read_bytes()
             # A media segment of the ladder, byte for byte.
             segment = "/vod/content/720p/seg_003.ts"
             via_edge = await _get(session, edge + segment)
@@ -78,6 +117,24 @@ async def test_demo_serves_the_origin_bytes_through_the_edge(
     for pid in encoder:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # the encoder was stopped and reaped
+
+
+def _untokened(manifest: bytes, path: str) -> bytes:
+    """``manifest`` with its tokened edge child URIs made relative to ``path`` again."""
+    folder = path.rpartition("/")[0] + "/"
+    return TOKEN_URI.sub(lambda m: m[1].removeprefix(folder), manifest.decode()).encode()
+
+
+def _representations(period: ElementTree.Element) -> list[dict[str, str]]:
+    return [dict(r.attrib) for r in period.iterfind(".//mpd:Representation", MPD_NS)]
+
+
+async def _get_with_headers(
+    session: aiohttp.ClientSession, url: str
+) -> tuple[bytes, CIMultiDictProxy[str]]:
+    async with session.get(url) as r:
+        assert r.status == 200, url
+        return await r.read(), r.headers
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> bytes:

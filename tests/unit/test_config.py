@@ -9,12 +9,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from edge_assembler.config import (
+    REDACTED,
     Cache,
     ConfigError,
     Cors,
     Log,
     NodeConfig,
     Origin,
+    Session,
     Timeouts,
     dump_config,
     load_config,
@@ -559,7 +561,7 @@ def test_ipv6_listen_in_config() -> None:
 
 
 def _round_trip(config: NodeConfig) -> NodeConfig:
-    return msgspec.convert(json.loads(dump_config(config)), NodeConfig)
+    return msgspec.convert(json.loads(dump_config(config, secrets=True)), NodeConfig)
 
 
 @pytest.mark.parametrize(
@@ -595,7 +597,17 @@ def test_dump_config_is_readable_json() -> None:
         "cors",
         "log",
         "bundles",
+        "session",
+        "personalise",
     }
+
+
+def test_dump_config_redacts_session_secrets_unless_asked() -> None:
+    secret = "s" * 40
+    config = load_config(ORIGIN + f'[session]\nactive_key = "k1"\nkeys = {{k1 = "{secret}"}}\n')
+    assert json.loads(dump_config(config))["session"]["keys"] == {"k1": REDACTED}
+    assert secret not in dump_config(config)
+    assert json.loads(dump_config(config, secrets=True))["session"]["keys"] == {"k1": secret}
 
 
 _seconds = st.floats(min_value=0.001, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -631,3 +643,102 @@ configs = st.builds(
 def test_dump_config_round_trip_property(config: NodeConfig) -> None:
     assert _round_trip(config) == config
     assert msgspec.json.decode(dump_config(config), type=NodeConfig) == config
+
+
+# ---------------------------------------------------------------------------------------
+# [session]
+
+SECRET = "0123456789abcdef0123456789abcdef"
+
+
+def test_session_defaults() -> None:
+    assert load_config(ORIGIN).session == Session(
+        keys={}, active_key="", ttl=21_600.0, param="eas", geo_header="CDN-Country"
+    )
+
+
+def test_session_section() -> None:
+    text = ORIGIN + (
+        f'[session]\nkeys = {{k2025 = "{SECRET}", k2026 = "{SECRET}!"}}\n'
+        'active_key = "k2026"\nttl = 600\nparam = "t"\ngeo_header = "CF-IPCountry"\n'
+    )
+    session = load_config(text).session
+    assert session == Session(
+        keys={"k2025": SECRET, "k2026": SECRET + "!"},
+        active_key="k2026",
+        ttl=600.0,
+        param="t",
+        geo_header="CF-IPCountry",
+    )
+    assert session.keyring() == {"k2025": SECRET.encode(), "k2026": SECRET.encode() + b"!"}
+
+
+def test_session_keys_from_the_environment() -> None:
+    config = load_config(
+        ORIGIN,
+        env={
+            "EDGE_ASSEMBLER__SESSION__KEYS__PROD1": SECRET,
+            "EDGE_ASSEMBLER__SESSION__ACTIVE_KEY": "prod1",
+        },
+    )
+    assert config.session.keys == {"prod1": SECRET}
+    assert config.session.active_key == "prod1"
+
+
+@pytest.mark.parametrize(
+    ("section", "start"),
+    [
+        pytest.param(
+            'keys = {a = "short"}\nactive_key = "a"',
+            "$.session.keys.a: a secret needs at least 32 bytes",
+            id="short-secret",
+        ),
+        pytest.param(
+            f'keys = {{a = "{"é" * 15}"}}\nactive_key = "a"',  # 30 bytes, 15 characters
+            "$.session.keys.a: a secret needs at least 32 bytes",
+            id="short-secret-in-bytes",
+        ),
+        pytest.param(
+            f'keys = {{"a/b" = "{SECRET}"}}\nactive_key = "a/b"',
+            "$.session.keys.a/b: a key id is 1-32 characters",
+            id="key-id",
+        ),
+        pytest.param(
+            f'keys = {{a = "{SECRET}"}}',
+            "$.session.active_key: must name one of the keys (a), got ''",
+            id="no-active-key",
+        ),
+        pytest.param(
+            f'keys = {{a = "{SECRET}", b = "{SECRET}"}}\nactive_key = "c"',
+            "$.session.active_key: must name one of the keys (a, b), got 'c'",
+            id="unknown-active-key",
+        ),
+        pytest.param(
+            'active_key = "a"',
+            "$.session.active_key: names 'a' but no keys are configured",
+            id="active-without-keys",
+        ),
+        pytest.param("ttl = 0", "$.session.ttl: Expected `float` > 0", id="ttl"),
+        pytest.param('param = "a b"', "$.session.param: Expected `str` matching", id="param"),
+        pytest.param('param = ""', "$.session.param: Expected `str` matching", id="param-empty"),
+        pytest.param(
+            'param = "lang"', "$.session.param: 'lang' is a context query parameter", id="lang"
+        ),
+        pytest.param(
+            'param = "choice.x"',
+            "$.session.param: 'choice.x' is a context query parameter",
+            id="choice",
+        ),
+        pytest.param(
+            'geo_header = "CDN Country"',
+            "$.session.geo_header: Expected `str` matching",
+            id="geo-header",
+        ),
+        pytest.param("keys = []", "$.session.keys: Expected `object`", id="keys-type"),
+        pytest.param("secret = 1", "$.session: Object contains unknown field", id="unknown"),
+    ],
+)
+def test_session_errors(section: str, start: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(ORIGIN + "[session]\n" + section + "\n", source="edge.toml")
+    assert str(info.value).startswith(start)
