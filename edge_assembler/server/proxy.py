@@ -20,7 +20,7 @@ from edge_assembler.core.target import parse_target
 from edge_assembler.origin.cache import Lookup
 from edge_assembler.origin.client import Fetched, map_origin_errors
 from edge_assembler.server import cors
-from edge_assembler.server.personalise import Answer
+from edge_assembler.server.personalise import Answer, Session
 from edge_assembler.server.state import (
     BUNDLES,
     CACHE,
@@ -104,12 +104,10 @@ async def manifest(request: web.Request, upstream: Upstream) -> web.Response:
     if snap is None:
         lookup = await request.app[CACHE].get(upstream.route.index, upstream.url)
         return manifest_response(request, lookup)
-    pipeline = request.app[PERSONALISE]
-    session = pipeline.session(request)  # a bad token is refused before the origin is asked
-    upstream = pipeline.origin_upstream(upstream)
+    session = request.app[PERSONALISE].session(request)  # a bad token: 403, origin not asked
+    upstream = request.app[PERSONALISE].origin_upstream(upstream)
     lookup = await request.app[CACHE].get(upstream.route.index, upstream.url)
-    answer = await pipeline.answer(request, upstream, lookup, snap, session, request.app[CACHE])
-    return manifest_response(request, lookup, answer)
+    return await _personalised(request, upstream, lookup, snap, session)
 
 
 async def _adopted_response(
@@ -119,9 +117,15 @@ async def _adopted_response(
     snap = request.get(RULES)
     if snap is None:
         return manifest_response(request, lookup)
-    pipeline = request.app[PERSONALISE]
-    session = pipeline.session(request)
-    answer = await pipeline.answer(request, upstream, lookup, snap, session, request.app[CACHE])
+    session = request.app[PERSONALISE].session(request)
+    return await _personalised(request, upstream, lookup, snap, session)
+
+
+async def _personalised(
+    request: web.Request, upstream: Upstream, lookup: Lookup, snap: ActiveBundle, session: Session
+) -> web.Response:
+    app = request.app
+    answer = await app[PERSONALISE].answer(request, upstream, lookup, snap, session, app[CACHE])
     return manifest_response(request, lookup, answer)
 
 
