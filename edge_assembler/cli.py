@@ -1,11 +1,11 @@
-"""The ``edge-assembler`` command: ``serve``, ``demo``, ``config`` and ``bundle``."""
+"""The ``edge-assembler`` command: ``serve``, ``demo``, ``config``, ``bundle`` and ``render``."""
 
 import argparse
 import os
 import sys
 from pathlib import Path
 
-from edge_assembler import __version__
+from edge_assembler import __version__, render_cli
 from edge_assembler.bundles import cli as bundle_cli
 from edge_assembler.config import ConfigError, NodeConfig, dump_config, load_config
 
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     bundle_cli.add_parser(commands)
+    render_cli.add_parser(commands)
     return parser
 
 

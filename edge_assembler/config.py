@@ -29,6 +29,7 @@ ENV_PREFIX = "EDGE_ASSEMBLER__"
 _FIELD_MARK = "\x1f"
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
 MIN_SECRET_BYTES = 32
+_TOKEN = re.compile(rf"[A-Za-z0-9._~+/-]{{{MIN_SECRET_BYTES},}}")
 _LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d{1,5})$")
 
 
@@ -220,6 +221,24 @@ class Personalise(Base, frozen=True):
     cohort_renders: Count = 4096
 
 
+class Debug(Base, frozen=True):
+    """The dry-run endpoint ``{admin_prefix}/debug/render`` (README "Dry run and debug
+    endpoint"): off while ``token`` is empty; callers send ``Authorization: Bearer <token>``."""
+
+    token: str = ""
+
+    def __post_init__(self) -> None:
+        if self.token and not _TOKEN.fullmatch(self.token):
+            raise _field(
+                "token",
+                f"must be at least {MIN_SECRET_BYTES} characters of A-Z a-z 0-9 - . _ ~ + /",
+            )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+
 class NodeConfig(Base, frozen=True):
     origins: tuple[Origin, ...] = ()
     listen: tuple[str, ...] = ("127.0.0.1:8080",)
@@ -235,6 +254,7 @@ class NodeConfig(Base, frozen=True):
     bundles: Bundles = Bundles()
     session: Session = Session()
     personalise: Personalise = Personalise()
+    debug: Debug = Debug()
 
     def __post_init__(self) -> None:
         if not self.origins:
@@ -367,8 +387,10 @@ REDACTED = "<redacted>"
 
 def dump_config(config: NodeConfig, *, secrets: bool = False) -> str:
     """The effective configuration, as JSON (for `edge-assembler config`); the session
-    key secrets read ``REDACTED`` unless ``secrets``."""
+    key secrets and the debug token read ``REDACTED`` unless ``secrets``."""
     data = msgspec.to_builtins(config)
     if not secrets:
         data["session"]["keys"] = dict.fromkeys(config.session.keys, REDACTED)
+        if config.debug.token:
+            data["debug"]["token"] = REDACTED
     return msgspec.json.format(msgspec.json.encode(data)).decode()

@@ -1,10 +1,11 @@
 """Admin endpoints under the configured prefix: liveness, readiness, Prometheus metrics,
-rule bundle status."""
+rule bundle status, the dry-run endpoint."""
 
 import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from edge_assembler.server import debug
 from edge_assembler.server.state import BUNDLES, METRICS, READINESS, ROUTE
 
 
@@ -13,6 +14,7 @@ def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/readyz", readyz)
     app.router.add_get(f"{prefix}/metrics", metrics)
     app.router.add_get(f"{prefix}/bundles", bundles)
+    app.router.add_get(f"{prefix}/debug/render", debug.render)
 
 
 async def healthz(request: web.Request) -> web.Response:

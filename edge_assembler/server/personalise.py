@@ -114,12 +114,15 @@ class Rendered:
 class Answer:
     """How the manifest route answers. ``rendered`` replaces the origin's body (None: the
     origin's body); ``cache_control`` replaces the origin's caching headers and validators
-    (None: the origin's stay, an empty plan), with ``etag`` as the only validator."""
+    (None: the origin's stay, an empty plan), with ``etag`` as the only validator.
+    ``plan`` is the rules' decision, when they decided (its trace is computed only when
+    read: the debug endpoint)."""
 
     decision: str  # the X-Edge-Decision value
     rendered: Rendered | None = None
     etag: str | None = None
     cache_control: str | None = None
+    plan: Decision | None = None
 
 
 @dataclass(slots=True)
@@ -304,8 +307,8 @@ class Personaliser:
                 # An empty plan leaves the origin's body (and then its headers).
                 decided = _decision(snap, decision, sources)
                 if sources.dropped:  # a degraded answer is not stored anywhere
-                    return Answer(decided, etag=entry.etag, cache_control="no-store")
-                return Answer(decided)
+                    return Answer(decided, etag=entry.etag, cache_control="no-store", plan=decision)
+                return Answer(decided, plan=decision)
             key: _CohortKey = (upstream.url, entry.etag, decision.fingerprint, sources.versions)
             output = self._cohorts.get(key)
             if output is None:
@@ -328,6 +331,7 @@ class Personaliser:
             rendered,
             etag=_etag(entry, snap, key),
             cache_control="no-store" if sources.dropped else _private(entry),
+            plan=decision,
         )
 
     def _render(

@@ -599,6 +599,7 @@ def test_dump_config_is_readable_json() -> None:
         "bundles",
         "session",
         "personalise",
+        "debug",
     }
 
 
@@ -608,6 +609,19 @@ def test_dump_config_redacts_session_secrets_unless_asked() -> None:
     assert json.loads(dump_config(config))["session"]["keys"] == {"k1": REDACTED}
     assert secret not in dump_config(config)
     assert json.loads(dump_config(config, secrets=True))["session"]["keys"] == {"k1": secret}
+
+
+def test_debug_token_is_off_by_default_validated_and_redacted() -> None:
+    assert not load_config(ORIGIN).debug.enabled
+    token = "t0-k." * 8
+    config = load_config(ORIGIN + f'[debug]\ntoken = "{token}"\n')
+    assert config.debug.enabled
+    assert json.loads(dump_config(config))["debug"]["token"] == REDACTED
+    assert token not in dump_config(config)
+    assert json.loads(dump_config(config, secrets=True))["debug"]["token"] == token
+    for bad in ("short", "x" * 31, "a b" * 20):
+        with pytest.raises(ConfigError, match=r"^\$\.debug\.token: must be at least 32"):
+            load_config(ORIGIN + f'[debug]\ntoken = "{bad}"\n')
 
 
 _seconds = st.floats(min_value=0.001, max_value=1e6, allow_nan=False, allow_infinity=False)
