@@ -1,11 +1,12 @@
 """Admin endpoints under the configured prefix: liveness, readiness, Prometheus metrics,
-rule bundle status, the dry-run endpoint."""
+rule bundle status, the dry-run endpoint, interstitial asset lists."""
 
 import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from edge_assembler.server import debug
+from edge_assembler.server import debug, interstitials
+from edge_assembler.server.personalise import ASSET_LIST_PATH
 from edge_assembler.server.state import BUNDLES, METRICS, READINESS, ROUTE
 
 
@@ -15,6 +16,7 @@ def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/metrics", metrics)
     app.router.add_get(f"{prefix}/bundles", bundles)
     app.router.add_get(f"{prefix}/debug/render", debug.render)
+    app.router.add_get(f"{prefix}{ASSET_LIST_PATH}", interstitials.asset_list)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -18,6 +18,8 @@ One request, with the active rules snapshot and a 2xx origin manifest::
   origin manifest (a multivariant one still with proxied, tokened child URIs). An asset
   that is missing, late or not a manifest drops the edits that need it and keeps the
   rest. Each is counted in ``fail_open{reason}`` and logged once per reason and stream.
+* Interstitials (``with_asset_lists``): an interstitial asset named by an edge path is
+  scheduled through an asset list the edge serves (``server.interstitials``).
 """
 
 import asyncio
@@ -27,12 +29,13 @@ import logging
 import posixpath
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
-from urllib.parse import unquote, urljoin
+from urllib.parse import unquote, urlencode, urljoin
 
+import msgspec
 from aiohttp import web
 from cachetools import LRUCache
 
@@ -43,6 +46,7 @@ from edge_assembler.core.dash.model import Mpd
 from edge_assembler.core.dash.parse import parse as parse_mpd
 from edge_assembler.core.dash.render import render as render_mpd
 from edge_assembler.core.edits import AnyEdit, apply, needs
+from edge_assembler.core.edits.interstitials import AddInterstitial
 from edge_assembler.core.edits.uris import ProxyTemplate, proxy_template
 from edge_assembler.core.errors import BadRequest, EdgeError, OriginError, OriginTimeout
 from edge_assembler.core.freshness import parse_cache_control
@@ -79,6 +83,7 @@ Model = Playlist | Mpd
 _M = TypeVar("_M", MediaPlaylist, Mpd)
 _DASH_TYPE = "application/dash+xml"
 _LOGGED_KEPT = 10_000  # (reason, stream) pairs remembered as logged
+ASSET_LIST_PATH = "/interstitials/assets.json"  # below the admin prefix (server.interstitials)
 
 
 class FailOpen(Exception):
@@ -189,6 +194,7 @@ class Personaliser:
         self._session = config.session
         self._metrics = metrics
         self._router = router
+        self._admin_prefix = config.admin_prefix
         self._keys = config.session.keyring()
         self._active = config.session.active_key
         self._models: LRUCache[tuple[str, str], _Version] = LRUCache(self._settings.parsed_models)
@@ -302,7 +308,7 @@ class Personaliser:
             budget.pause()
             sources = await self._fetch(decision.needs, raw_path, request.path, model, cache)
             budget.resume()
-            edits = _without(decision.edits, sources.dropped)
+            edits = with_asset_lists(_without(decision.edits, sources.dropped), self._admin_prefix)
             if not edits and token is None:
                 # An empty plan leaves the origin's body (and then its headers).
                 decided = _decision(snap, decision, sources)
@@ -478,6 +484,25 @@ class Personaliser:
             self._logged[seen] = True
             what = f"asset {source} dropped" if source is not None else "origin manifest served"
             log.warning("fail open (%s) for %s: %s: %s", exc.reason, stream[:200], what, exc)
+
+
+def with_asset_lists(edits: Iterable[AnyEdit], prefix: str) -> tuple[AnyEdit, ...]:
+    """``edits`` with every interstitial whose asset URI is an edge path scheduled through
+    an asset list of this edge; other edits unchanged."""
+    return tuple(_listed(edit, prefix) for edit in edits)
+
+
+def _listed(edit: AnyEdit, prefix: str) -> AnyEdit:
+    if not isinstance(edit, AddInterstitial):
+        return edit
+    uri = edit.asset_uri
+    if uri is None or not uri.startswith("/") or uri.startswith("//"):
+        return edit
+    query = {"uri": uri}
+    if edit.duration is not None:
+        query["duration"] = f"{edit.duration:g}"
+    url = f"{prefix}{ASSET_LIST_PATH}?{urlencode(query)}"
+    return msgspec.structs.replace(edit, asset_uri=None, asset_list=url)
 
 
 def _format(path: str, entry: Entry) -> str:
