@@ -1,12 +1,17 @@
-"""Fixtures for tests that need ffmpeg and the generated demo media."""
+"""Fixtures for tests that need ffmpeg and the generated demo media, and for the tests of
+personalising edges (``node_factory``, ``http``)."""
 
 import os
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from edge_assembler.demo.media import ensure_media
+from tests.conftest import Origin
+from tests.integration.personalise_support import NodeFactory, Nodes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MISSING_FFMPEG = (
@@ -41,3 +46,17 @@ def media_cache_root() -> Path:
 def demo_media(ffmpeg: str, media_cache_root: Path) -> Path:
     """The generated VOD demo media, shared by the whole session (and across runs)."""
     return ensure_media(media_cache_root)
+
+
+@pytest.fixture
+async def node_factory(origin: Origin, tmp_path: Path) -> AsyncIterator[NodeFactory]:
+    """Edges with the demo rules in front of ``origin`` (``personalise_support.Nodes``)."""
+    nodes = Nodes(origin, tmp_path)
+    yield nodes.make
+    await nodes.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:  # decompresses gzip answers
+        yield session

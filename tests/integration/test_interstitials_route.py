@@ -5,32 +5,16 @@ pipeline"; BIS Appendix D)."""
 
 import json
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
 
 from edge_assembler.core.hls.attributes import Attributes, parse_attributes
-from tests.conftest import Origin
-from tests.integration.personalise_support import NodeFactory, Nodes
+from tests.integration.personalise_support import NodeFactory
 
 MASTER = "/vod/content/master.m3u8"
 ASSET_LIST = "/_edge/interstitials/assets.json"
-
-
-@pytest.fixture
-async def node_factory(origin: Origin, tmp_path: Path) -> AsyncIterator[NodeFactory]:
-    nodes = Nodes(origin, tmp_path)
-    yield nodes.make
-    await nodes.close()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def dateranges(playlist: str) -> list[Attributes]:

@@ -2,8 +2,6 @@
 origin serving a demo-like ladder (README "Personalisation pipeline"; DESIGN §2, §4)."""
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import m3u8
@@ -19,7 +17,6 @@ from tests.integration.personalise_support import (
     SECRET,
     Node,
     NodeFactory,
-    Nodes,
     media_playlist,
     signed_bundle,
 )
@@ -29,19 +26,6 @@ MEDIA_720 = "/vod/content/720p/index.m3u8"
 MPD = "/dash/content/manifest.mpd"
 FAIL_OPEN = "edge_assembler_fail_open_total"
 COHORTS = "edge_assembler_cohort_renders_total"
-
-
-@pytest.fixture
-async def node_factory(origin: Origin, tmp_path: Path) -> AsyncIterator[NodeFactory]:
-    nodes = Nodes(origin, tmp_path)
-    yield nodes.make
-    await nodes.close()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:  # decompresses gzip answers
-        yield session
 
 
 async def get(

@@ -5,7 +5,6 @@ debug endpoint")."""
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,19 +22,6 @@ TOKEN = "debug-token-for-the-render-tests-0123"
 AD_720 = [f"/vod/ad/720p/seg_{i:03d}.ts" for i in range(5)]
 
 
-@pytest.fixture
-async def nodes(origin: Origin, tmp_path: Path) -> AsyncIterator[NodeFactory]:
-    made = Nodes(origin, tmp_path)
-    yield made.make
-    await made.close()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def debug(
     http: aiohttp.ClientSession, node: Node, path: str, **headers: str
 ) -> tuple[int, Any]:
@@ -46,18 +32,18 @@ async def debug(
 
 
 async def test_debug_endpoint_is_off_by_default(
-    nodes: NodeFactory, http: aiohttp.ClientSession, origin: Origin
+    node_factory: NodeFactory, http: aiohttp.ClientSession, origin: Origin
 ) -> None:
-    node = await nodes()
+    node = await node_factory()
     status, _ = await debug(http, node, MEDIA_720, Authorization=f"Bearer {TOKEN}")
     assert status == 404
     assert origin.state.hits[MEDIA_720] == 0  # never proxied to the origin either
 
 
 async def test_debug_endpoint_wants_the_token(
-    nodes: NodeFactory, http: aiohttp.ClientSession
+    node_factory: NodeFactory, http: aiohttp.ClientSession
 ) -> None:
-    node = await nodes(f"debug.token={TOKEN}")
+    node = await node_factory(f"debug.token={TOKEN}")
     assert (await debug(http, node, MEDIA_720))[0] == 401
     assert (await debug(http, node, MEDIA_720, Authorization="Basic eDp5"))[0] == 401
     wrong = await debug(http, node, MEDIA_720, Authorization=f"Bearer {TOKEN}x")
@@ -65,9 +51,9 @@ async def test_debug_endpoint_wants_the_token(
 
 
 async def test_debug_endpoint_explains_what_a_viewer_gets(
-    nodes: NodeFactory, http: aiohttp.ClientSession
+    node_factory: NodeFactory, http: aiohttp.ClientSession
 ) -> None:
-    node = await nodes(f"debug.token={TOKEN}")
+    node = await node_factory(f"debug.token={TOKEN}")
     path = f"{MEDIA_720}?last=s01e02"
     agent = {"User-Agent": "Firefox"}
     _, headers, served = await get(http, node.url + path, **agent)
@@ -90,9 +76,9 @@ async def test_debug_endpoint_explains_what_a_viewer_gets(
 
 
 async def test_debug_endpoint_takes_viewer_headers_from_the_request(
-    nodes: NodeFactory, http: aiohttp.ClientSession
+    node_factory: NodeFactory, http: aiohttp.ClientSession
 ) -> None:
-    node = await nodes(f"debug.token={TOKEN}")
+    node = await node_factory(f"debug.token={TOKEN}")
     iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
     auth = f"Bearer {TOKEN}"
     _, phone = await debug(
