@@ -121,13 +121,21 @@ class Answer:
     origin's body); ``cache_control`` replaces the origin's caching headers and validators
     (None: the origin's stay, an empty plan), with ``etag`` as the only validator.
     ``plan`` is the rules' decision, when they decided (its trace is computed only when
-    read: the debug endpoint)."""
+    read: the debug endpoint); ``vary``, the request headers its context came from.
+
+    Caching (RFC 9111 §5.2.2.7, RFC 9110 §12.5.5): an answer to a request with a session
+    token depends on the token alone, but the token is the session's: ``private``. One
+    without a token is decided by its URL and the context headers, so unless the session
+    id chose part of the plan (a cohort, a rotation), every viewer sending the same URL and
+    headers gets it: ``public`` with ``Vary`` on those headers. A degraded answer (an
+    asset dropped, or fail open) is ``no-store``."""
 
     decision: str  # the X-Edge-Decision value
     rendered: Rendered | None = None
     etag: str | None = None
     cache_control: str | None = None
     plan: Decision | None = None
+    vary: tuple[str, ...] = ()  # request headers the answer depends on
 
 
 @dataclass(slots=True)
@@ -250,6 +258,16 @@ class Personaliser:
         kept = [pair for pair in query.split("&") if not self._edge_param(pair)]
         return Upstream(upstream.route, f"{url}?{'&'.join(kept)}" if kept else url)
 
+    def _vary(self, request: web.Request) -> tuple[str, ...]:
+        """The headers a session started by ``request`` took facts from: those its query
+        did not override (``core.viewer``), and the geo header."""
+        query = request.query
+        vary = [] if "lang" in query else ["Accept-Language"]
+        if "device" not in query:
+            vary.append("User-Agent")
+        vary.append(self._session.geo_header)
+        return tuple(vary)
+
     def _edge_param(self, pair: str) -> bool:
         name = unquote(pair.partition("=")[0])
         return name == self._session.param or name in QUERY_PARAMS or name.startswith(CHOICE_PREFIX)
@@ -309,12 +327,26 @@ class Personaliser:
             sources = await self._fetch(decision.needs, raw_path, request.path, model, cache)
             budget.resume()
             edits = with_asset_lists(_without(decision.edits, sources.dropped), self._admin_prefix)
+            # Without a token, the URL and the context headers decide the plan.
+            tokened = token is not None or session.token is not None
+            vary = () if tokened else self._vary(request)
             if not edits and token is None:
-                # An empty plan leaves the origin's body (and then its headers).
+                # An empty plan leaves the origin's body (and, unless another session's
+                # plan is not empty, its caching headers).
                 decided = _decision(snap, decision, sources)
                 if sources.dropped:  # a degraded answer is not stored anywhere
-                    return Answer(decided, etag=entry.etag, cache_control="no-store", plan=decision)
-                return Answer(decided, plan=decision)
+                    return Answer(
+                        decided, etag=entry.etag, cache_control="no-store", plan=decision, vary=vary
+                    )
+                if decision.by_session:
+                    return Answer(
+                        decided,
+                        etag=entry.etag,
+                        cache_control=_lifetime(entry, "private"),
+                        plan=decision,
+                        vary=vary,
+                    )
+                return Answer(decided, plan=decision, vary=vary)
             key: _CohortKey = (upstream.url, entry.etag, decision.fingerprint, sources.versions)
             output = self._cohorts.get(key)
             if output is None:
@@ -332,12 +364,19 @@ class Personaliser:
             rendered = Rendered(output.render(token))
         else:
             rendered = output
+        if sources.dropped:
+            cache_control = "no-store"
+        elif not (tokened or decision.by_session):
+            cache_control = _lifetime(entry, "public")
+        else:
+            cache_control = _lifetime(entry, "private")
         return Answer(
             _decision(snap, decision, sources),
             rendered,
             etag=_etag(entry, snap, key),
-            cache_control="no-store" if sources.dropped else _private(entry),
+            cache_control=cache_control,
             plan=decision,
+            vary=vary,
         )
 
     def _render(
@@ -583,12 +622,15 @@ def _etag(entry: Entry, snap: ActiveBundle, key: _CohortKey) -> str:
     return f'W/"{entry.etag.strip(chr(34))}-r{snap.revision}-{cohort}"'
 
 
-def _private(entry: Entry) -> str:
-    """``private`` with the origin's lifetime (its max-age, else the cache's TTL)."""
+def _lifetime(entry: Entry, scope: Literal["public", "private"]) -> str:
+    """``scope`` with the origin's lifetime (its max-age, else the cache's TTL); an origin
+    answer that is ``private`` or ``no-store`` stays so."""
     directives = parse_cache_control(entry.headers.get("Cache-Control"))
+    if directives.private:
+        scope = "private"
     if directives.no_store:
-        return "private, no-store"
+        return f"{scope}, no-store"
     max_age = directives.max_age
     if max_age is None:
         max_age = max(0, int(entry.fresh_until - entry.stored_at))
-    return f"private, max-age={max_age}"
+    return f"{scope}, max-age={max_age}"

@@ -149,6 +149,8 @@ def manifest_response(
     etag: str | None = entry.etag
     if answer is not None:
         headers["X-Edge-Decision"] = answer.decision
+        if answer.vary:
+            headers["Vary"] = ", ".join(("Accept-Encoding", *answer.vary))
         if answer.cache_control is not None:
             for name in _ORIGIN_CACHING:
                 headers.popall(name, None)

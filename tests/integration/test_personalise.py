@@ -252,7 +252,9 @@ async def test_dash_pre_and_mid_roll_and_french_first(
     assert {"preroll", "midroll", "french"} <= set(
         headers["X-Edge-Decision"].split("; ")[1].removeprefix("rules=").split(",")
     )
-    assert headers["Cache-Control"] == "private, max-age=60"
+    # No token and no rule chose by session id: the URL and the context headers decide it.
+    assert headers["Cache-Control"] == "public, max-age=60"
+    assert headers["Vary"] == "Accept-Encoding, User-Agent, CDN-Country"
 
 
 # -- fail open ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from edge_assembler.core.edits.interstitials import AddInterstitial
 from edge_assembler.core.edits.replace_break import ReplaceBreak
 from edge_assembler.core.edits.splice import InsertRun
 from edge_assembler.core.rules.facts import BreakFact, Kind, ManifestFacts
-from edge_assembler.core.rules.matchers import keyed_bucket
+from edge_assembler.core.rules.matchers import BY_SESSION, keyed_bucket
 from edge_assembler.core.rules.planning import (
     EVERY,
     MEDIA,
@@ -137,6 +137,7 @@ class AdBreakPlan(Planner):
         start = 0
         if not (self.pod or self.pin):
             start = keyed_bucket(self.rotor, ctx.session_id, key, len(self.pool))
+            p.memo[BY_SESSION] = True
         memo_key = (
             rule,
             key,

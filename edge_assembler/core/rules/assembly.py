@@ -11,7 +11,7 @@ from edge_assembler.core.edits.seams import SELF
 from edge_assembler.core.edits.splice import InsertRun
 from edge_assembler.core.edits.trim import Trim
 from edge_assembler.core.rules.facts import Kind
-from edge_assembler.core.rules.matchers import bucket
+from edge_assembler.core.rules.matchers import BY_SESSION, bucket
 from edge_assembler.core.rules.planning import (
     MEDIA,
     SLACK,
@@ -155,6 +155,7 @@ class ChoicePlan(PartPlan):
         chosen = next((o for o in self.options if o[0] == value), None)
         if chosen is None and self.key is not None:
             chosen = self.options[bucket(p.ctx.session_id, self.key, n=len(self.options))]
+            p.memo[BY_SESSION] = True
         if chosen is None:
             chosen = next((o for o in self.options if o[0] == self.default), None)
         if chosen is None:

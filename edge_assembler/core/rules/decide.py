@@ -17,6 +17,7 @@ from edge_assembler.core.context import ViewerContext
 from edge_assembler.core.edits import AnyEdit
 from edge_assembler.core.rules.compile import CompiledRules, CRule
 from edge_assembler.core.rules.facts import ManifestFacts
+from edge_assembler.core.rules.matchers import BY_SESSION
 from edge_assembler.core.rules.planning import Planning
 
 _FINGERPRINTS_KEPT: Final = 1024  # plans whose fingerprints a rule set keeps
@@ -40,9 +41,10 @@ class Decision:
     """The plan for one request: ``edits`` in application order, ``needs`` (source key ->
     URL in the manifest's format, for the shell to fetch), the ``fired`` rule ids, a
     ``fingerprint`` of the edits (equal plans, equal fingerprints: the cohort cache key),
-    and the ``trace``."""
+    ``by_session`` (the session id chose part of it: a cohort, a rotation) and the
+    ``trace``."""
 
-    __slots__ = ("_explained", "_inputs", "edits", "fingerprint", "fired", "needs")
+    __slots__ = ("_explained", "_inputs", "by_session", "edits", "fingerprint", "fired", "needs")
 
     def __init__(
         self,
@@ -51,11 +53,14 @@ class Decision:
         fired: tuple[str, ...],
         fingerprint: str,
         inputs: tuple[ManifestFacts, ViewerContext, CompiledRules, _Outcomes],
+        *,
+        by_session: bool,
     ) -> None:
         self.edits = edits
         self.needs = needs
         self.fired = fired
         self.fingerprint = fingerprint
+        self.by_session = by_session
         self._inputs = inputs
         self._explained: tuple[TraceEntry, ...] | None = None
 
@@ -82,6 +87,7 @@ class Decision:
         return {
             "fired": list(self.fired),
             "fingerprint": self.fingerprint,
+            "by_session": self.by_session,
             "edits": msgspec.to_builtins(self.edits),
             "needs": dict(self.needs),
             "trace": msgspec.to_builtins(self.trace),
@@ -127,6 +133,7 @@ def decide(facts: ManifestFacts, ctx: ViewerContext, rules: CompiledRules) -> De
         tuple(fired),
         _fingerprint(data, rules),
         (facts, ctx, rules, outcomes),
+        by_session=BY_SESSION in memo,
     )
 
 

@@ -25,6 +25,10 @@ WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _PATHS_KEPT: Final = 4096  # path -> mask memo entries before it starts over
 
 Memo = dict[object, object]
+# Set in a decide call's memo when the session id chose something (a cohort, a pod
+# rotation, a choice by cohort): the plan is then the session's own, not one that every
+# request with the same URL and context headers gets (``Decision.by_session``).
+BY_SESSION: Final = "by-session"
 
 
 def primary_language(tag: str) -> str:
@@ -148,6 +152,7 @@ class CohortCheck(Check):
             value = found
         else:
             value = memo[self.key] = keyed_bucket(self.start, ctx.session_id)
+            memo[BY_SESSION] = True
         return self.low <= value < self.high
 
     def explain(self, facts: ManifestFacts, ctx: ViewerContext) -> str:

@@ -428,6 +428,20 @@ def test_tag_pods_rotate_per_session_and_slot() -> None:
     assert chosen == {"ad-1", "ad-2"}
     one = decide(media(), ctx(session_id="s7"), rules)
     assert all(decide(media(), ctx(session_id="s7"), rules) == one for _ in range(3))
+    assert one.by_session  # the rotation read the session id
+
+
+def test_a_choice_by_cohort_is_the_sessions_and_a_stated_one_is_not() -> None:
+    branch = (
+        '[[rules]]\nid = "r"\nactions = [{ kind = "compose", parts = [{ take = "choice", '
+        'param = "branch", salt = "b1", options = { north = { asset = "e2", module = "north" }, '
+        'south = { asset = "e2", module = "south" } } }] }]\n'
+    )
+    rules = compile_toml(branch)
+    assert decide(media(), ctx(), rules).by_session
+    stated = decide(media(), ctx(choices=(("branch", "north"),)), rules)
+    assert stated.fired == ("r",)
+    assert not stated.by_session
 
 
 def test_a_rule_with_one_of_two_actions_applying_fires_with_a_note() -> None:

@@ -99,6 +99,8 @@ def test_matcher(
     assert decision.fired == (("r",) if fires else ())
     if not fires:
         assert why in reason(decision, "r")
+    # Only a cohort makes the session id part of the decision (caching headers).
+    assert decision.by_session == match.startswith("{ cohort")
 
 
 def test_cohort_splits_sessions_by_keyed_hash() -> None:
