@@ -36,6 +36,7 @@ class Upstream:
 class Router:
     def __init__(self, routes: Sequence[OriginRoute]) -> None:
         self._routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
+        self._by_base = sorted(routes, key=lambda r: len(r.base.rstrip("/")), reverse=True)
 
     def resolve(self, target: Target) -> Upstream | None:
         """The origin URL for a validated target, or None when no prefix matches."""
@@ -46,6 +47,16 @@ class Router:
                     path = "/" + path[len(route.prefix) :].lstrip("/")
                 url = route.base.rstrip("/") + path
                 return Upstream(route, f"{url}?{target.query}" if target.query else url)
+        return None
+
+    def for_url(self, url: str) -> Upstream | None:
+        """The route whose origin base an absolute ``url`` lies under (an asset a rules
+        bundle names by its origin URL), asked for as it is; None for any other host:
+        the edge fetches only from its own origins."""
+        for route in self._by_base:
+            base = route.base.rstrip("/")
+            if url.startswith((base + "/", base + "?")):
+                return Upstream(route, url)
         return None
 
 

@@ -182,3 +182,25 @@ def test_is_manifest_path(path: str, expected: bool) -> None:
 )
 def test_is_manifest_type(content_type: str | None, expected: bool) -> None:
     assert is_manifest_type(content_type) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "index"),
+    [
+        ("http://default:8000/ads/a/master.m3u8", 0),
+        ("http://live:9000/packager/ch1.m3u8", 1),  # the longest base that holds it
+        ("http://vod/base/ad/720p/index.m3u8", 3),
+        ("http://vod/base?x=1", 3),
+        ("http://vod/basement/a.m3u8", None),  # a base ends at a path segment
+        ("http://default:8001/a.m3u8", None),  # another port is another host
+        ("https://default:8000/a.m3u8", None),  # and another scheme
+        ("http://ads.example/a.m3u8", None),
+    ],
+)
+def test_an_absolute_url_belongs_to_the_origin_whose_base_holds_it(
+    url: str, index: int | None
+) -> None:
+    found = Router(ROUTES).for_url(url)
+    assert (found.route.index if found else None) == index
+    if found is not None:
+        assert found.url == url
