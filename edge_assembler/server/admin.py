@@ -1,12 +1,13 @@
 """Admin endpoints under the configured prefix: liveness, readiness, Prometheus metrics,
-rule bundle status, the dry-run endpoint, interstitial asset lists."""
+rule bundle status, the dry-run endpoint, interstitial asset lists, the empty WebVTT
+document of subtitles padding."""
 
 import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from edge_assembler.server import debug, interstitials
-from edge_assembler.server.personalise import ASSET_LIST_PATH
+from edge_assembler.server import debug, interstitials, subtitles
+from edge_assembler.server.personalise import ASSET_LIST_PATH, EMPTY_VTT_PATH
 from edge_assembler.server.state import BUNDLES, METRICS, READINESS, ROUTE
 
 
@@ -17,6 +18,7 @@ def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/bundles", bundles)
     app.router.add_get(f"{prefix}/debug/render", debug.render)
     app.router.add_get(f"{prefix}{ASSET_LIST_PATH}", interstitials.asset_list)
+    app.router.add_get(f"{prefix}{EMPTY_VTT_PATH}", subtitles.empty_vtt)
 
 
 async def healthz(request: web.Request) -> web.Response:

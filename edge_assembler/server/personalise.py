@@ -20,6 +20,10 @@ One request, with the active rules snapshot and a 2xx origin manifest::
   rest. Each is counted in ``fail_open{reason}`` and logged once per reason and stream.
 * Interstitials (``with_asset_lists``): an interstitial asset named by an edge path is
   scheduled through an asset list the edge serves (``server.interstitials``).
+* Ad ladders (``_matched``): an HLS asset named by its multivariant playlist plays its
+  rendition that matches the content media playlist, found in the session's master
+  (``core.hls.ladder``); content subtitles whose ad has none get empty WebVTT
+  (``server.subtitles``).
 """
 
 import asyncio
@@ -32,7 +36,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 from urllib.parse import unquote, urlencode, urljoin
 
 import msgspec
@@ -50,7 +54,7 @@ from edge_assembler.core.edits.interstitials import AddInterstitial
 from edge_assembler.core.edits.uris import ProxyTemplate, proxy_template
 from edge_assembler.core.errors import BadRequest, EdgeError, OriginError, OriginTimeout
 from edge_assembler.core.freshness import parse_cache_control
-from edge_assembler.core.hls import invariants as hls_invariants
+from edge_assembler.core.hls import invariants as hls_invariants, ladder
 from edge_assembler.core.hls.model import MediaPlaylist, MultivariantPlaylist, Playlist
 from edge_assembler.core.hls.parse import parse as parse_playlist
 from edge_assembler.core.hls.render import render as render_playlist
@@ -84,6 +88,7 @@ _M = TypeVar("_M", MediaPlaylist, Mpd)
 _DASH_TYPE = "application/dash+xml"
 _LOGGED_KEPT = 10_000  # (reason, stream) pairs remembered as logged
 ASSET_LIST_PATH = "/interstitials/assets.json"  # below the admin prefix (server.interstitials)
+EMPTY_VTT_PATH = "/empty.vtt"  # below the admin prefix (server.subtitles)
 
 
 class FailOpen(Exception):
@@ -164,6 +169,14 @@ class _Sources:
     models: dict[str, Model]
     versions: tuple[tuple[str, str | None], ...]
     dropped: tuple[tuple[str, Reason], ...]  # (source key, why)
+
+
+class _Content(NamedTuple):
+    """The manifest a request personalises, as its sources need it."""
+
+    path: str  # its raw edge path: relative asset URLs resolve against it
+    master: str  # the session's master (``path`` itself for a request without a session)
+    model: Model
 
 
 class _Budget:
@@ -324,7 +337,8 @@ class Personaliser:
                 raise FailOpen("rules_error", f"decide failed: {exc!r}") from exc
             budget.check("decide")
             budget.pause()
-            sources = await self._fetch(decision.needs, raw_path, request.path, model, cache)
+            content = _Content(raw_path, session.inputs.master, model)
+            sources = await self._fetch(decision.needs, content, request.path, cache)
             budget.resume()
             edits = with_asset_lists(_without(decision.edits, sources.dropped), self._admin_prefix)
             # Without a token, the URL and the context headers decide the plan.
@@ -415,19 +429,12 @@ class Personaliser:
     # -- sources -------------------------------------------------------------------------
 
     async def _fetch(
-        self,
-        wanted: Mapping[str, str],
-        raw_path: str,
-        stream: str,
-        model: Model,
-        cache: ManifestCache,
+        self, wanted: Mapping[str, str], content: _Content, stream: str, cache: ManifestCache
     ) -> _Sources:
         """The manifests the plan needs, concurrently; one that is missing, late or not a
         manifest is dropped (its edits go, the rest stay)."""
         keys = list(wanted)
-        results = await asyncio.gather(
-            *(self._source(wanted[k], raw_path, isinstance(model, Mpd), cache) for k in keys)
-        )
+        results = await asyncio.gather(*(self._source(wanted[k], content, cache) for k in keys))
         models: dict[str, Model] = {}
         versions: list[tuple[str, str | None]] = []
         dropped: list[tuple[str, Reason]] = []
@@ -442,33 +449,126 @@ class Personaliser:
         return _Sources(models, tuple(versions), tuple(dropped))
 
     async def _source(
-        self, url: str, raw_path: str, dash: bool, cache: ManifestCache
+        self, url: str, content: _Content, cache: ManifestCache
     ) -> tuple[str, _Version] | FailOpen:
-        """(body version, parsed model) of one asset manifest, or why it is unusable."""
-        upstream = self._asset_upstream(urljoin(raw_path, url))
-        if upstream is None:
-            return FailOpen("asset_missing", f"{url}: not served by any origin of this edge")
+        """(body version, parsed model) of one asset manifest, or why it is unusable. Every
+        fetch the asset takes (an ad master: its rendition too) is within ``asset_timeout``."""
         try:
             async with asyncio.timeout(self._settings.asset_timeout):
-                lookup = await cache.get(upstream.route.index, upstream.url)
+                return await self._asset(url, content, cache)
         except (TimeoutError, OriginTimeout):
             return FailOpen("asset_timeout", f"{url}: no answer in time")
-        except OriginError as exc:
-            return FailOpen("asset_missing", f"{url}: {exc}")
-        entry = lookup.entry
-        if not 200 <= entry.status < 300:
-            return FailOpen("asset_missing", f"{url}: origin answered {entry.status}")
+        except FailOpen as exc:
+            return exc
+
+    async def _asset(
+        self, url: str, content: _Content, cache: ManifestCache
+    ) -> tuple[str, _Version]:
+        path = urljoin(content.path, url)
+        entry = await self._manifest(url, path, cache)
+        dash = isinstance(content.model, Mpd)
         try:
             version = self._version(entry, "dash" if dash else "hls")
         except FailOpen as exc:
-            return FailOpen("rules_error", f"{url}: not a manifest: {exc}")
+            raise FailOpen("rules_error", f"{url}: not a manifest: {exc}") from None
+        if isinstance(version.model, MultivariantPlaylist) and isinstance(
+            content.model, MediaPlaylist
+        ):
+            return await self._matched(url, path, entry.etag, version.model, content, cache)
         if not dash and not isinstance(version.model, MediaPlaylist):
-            return FailOpen("rules_error", f"{url}: not a media playlist")
+            raise FailOpen("rules_error", f"{url}: not a media playlist")
         return entry.etag, version
 
-    def _asset_upstream(self, path: str) -> Upstream | None:
+    async def _manifest(self, name: str, path: str, cache: ManifestCache) -> Entry:
+        """The 2xx answer for the edge ``path``, through the manifest cache (an
+        ``OriginTimeout`` goes up: the asset is late)."""
+        upstream = self._asset_upstream(path)
+        if upstream is None:
+            raise FailOpen("asset_missing", f"{name}: not served by any origin of this edge")
         try:
-            target = parse_target(path)
+            lookup = await cache.get(upstream.route.index, upstream.url)
+        except OriginTimeout:
+            raise
+        except OriginError as exc:
+            raise FailOpen("asset_missing", f"{name}: {exc}") from None
+        entry = lookup.entry
+        if not 200 <= entry.status < 300:
+            raise FailOpen("asset_missing", f"{name}: origin answered {entry.status}")
+        return entry
+
+    async def _matched(
+        self,
+        url: str,
+        path: str,
+        etag: str,
+        ad: MultivariantPlaylist,
+        content: _Content,
+        cache: ManifestCache,
+    ) -> tuple[str, _Version]:
+        """The playlist of the ad master ``ad`` (``url``, at ``path``, version ``etag``)
+        that plays in place of the content's media playlist, chosen through the session's
+        master (``core.hls.ladder``); for content subtitles whose ad has none, the padding
+        made of the ad's video segments. Its version covers the ad master, the choice and
+        the chosen playlist. Without a session's master (a media playlist requested on its
+        own) nothing can be matched: the asset is missing."""
+        playlist = content.model
+        assert isinstance(playlist, MediaPlaylist)  # only media playlists get here (_asset)
+        if content.master == content.path:
+            raise FailOpen(
+                "asset_missing",
+                f"{url}: a multivariant playlist, whose rendition is matched through the "
+                f"session's master; {content.path} was requested without one",
+            )
+        entry = await self._manifest(f"{url}: the session's master", content.master, cache)
+        try:
+            master = self._version(entry, "hls").model
+        except FailOpen as exc:
+            raise FailOpen("asset_missing", f"{url}: the session's master: {exc}") from None
+        if not isinstance(master, MultivariantPlaylist):
+            raise FailOpen("asset_missing", f"{url}: {content.master} is not a master playlist")
+        track = ladder.identify(master, content.master, content.path, playlist)
+        if track is None:
+            raise FailOpen(
+                "asset_missing",
+                f"{url}: {content.path} is neither listed in {content.master} nor subtitles",
+            )
+        chosen = ladder.choose(track, ad, path)
+        padded = chosen is None and track.kind == "subtitles"
+        if padded:
+            chosen = ladder.reference(ad, path)
+        if chosen is None:
+            raise FailOpen("asset_missing", f"{url}: no {track.kind} rendition for {content.path}")
+        media = await self._manifest(f"{url}: {chosen}", chosen, cache)
+        version = self._rendition_version(media, chosen, padded)
+        return f"{etag} {'padding of' if padded else 'as'} {chosen} {media.etag}", version
+
+    def _rendition_version(self, entry: Entry, url: str, padded: bool) -> _Version:
+        """The ad playlist at ``url`` as a splice reads it: its URIs resolved against its
+        own URL, or the empty-WebVTT padding made of it; kept with the parsed models."""
+        key = (f"{'padding' if padded else 'rebased'} {url}", entry.etag)
+        version = self._models.get(key)
+        if version is not None:
+            return version
+        try:
+            model = self._version(entry, "hls").model
+        except FailOpen as exc:
+            raise FailOpen("rules_error", f"{url}: not a manifest: {exc}") from None
+        if not isinstance(model, MediaPlaylist):
+            raise FailOpen("rules_error", f"{url}: not a media playlist")
+        if padded:
+            edited = ladder.padding(model, f"{self._admin_prefix}{EMPTY_VTT_PATH}")
+        else:
+            edited = ladder.rebased(model, url)
+        version = self._models[key] = _Version(edited)
+        return version
+
+    def _asset_upstream(self, url: str) -> Upstream | None:
+        """Where the edge fetches an asset: an edge path by its route, an absolute URL
+        when it lies under one of the edge's origins (never another host)."""
+        if url.startswith(("http://", "https://")):
+            return self._router.for_url(url)
+        try:
+            target = parse_target(url)
         except BadRequest:
             return None
         return self._router.resolve(target)
