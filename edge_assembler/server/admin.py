@@ -7,7 +7,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from edge_assembler.server import debug, interstitials, subtitles
-from edge_assembler.server.personalise import ASSET_LIST_PATH, EMPTY_VTT_PATH
+from edge_assembler.server.personalise import ASSET_LIST_PATH
+from edge_assembler.server.sources import EMPTY_VTT_PATH
 from edge_assembler.server.state import BUNDLES, METRICS, READINESS, ROUTE
 
 

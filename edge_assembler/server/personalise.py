@@ -20,10 +20,8 @@ One request, with the active rules snapshot and a 2xx origin manifest::
   rest. Each is counted in ``fail_open{reason}`` and logged once per reason and stream.
 * Interstitials (``with_asset_lists``): an interstitial asset named by an edge path is
   scheduled through an asset list the edge serves (``server.interstitials``).
-* Ad ladders (``_matched``): an HLS asset named by its multivariant playlist plays its
-  rendition that matches the content media playlist, found in the session's master
-  (``core.hls.ladder``); content subtitles whose ad has none get empty WebVTT
-  (``server.subtitles``).
+* Sources (``server.sources``): the parsed models and the asset manifests, an ad's
+  rendition matched to the content's.
 """
 
 import asyncio
@@ -36,8 +34,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, NamedTuple, TypeVar
-from urllib.parse import unquote, urlencode, urljoin
+from typing import Literal, TypeVar
+from urllib.parse import unquote, urlencode
 
 import msgspec
 from aiohttp import web
@@ -45,23 +43,18 @@ from cachetools import LRUCache
 
 from edge_assembler.bundles.manager import ActiveBundle
 from edge_assembler.config import NodeConfig
-from edge_assembler.core.dash import edits as dash_edits, invariants as dash_invariants
+from edge_assembler.core.dash import edits as dash_edits
 from edge_assembler.core.dash.model import Mpd
-from edge_assembler.core.dash.parse import parse as parse_mpd
 from edge_assembler.core.dash.render import render as render_mpd
 from edge_assembler.core.edits import AnyEdit, apply, needs
 from edge_assembler.core.edits.interstitials import AddInterstitial
 from edge_assembler.core.edits.uris import ProxyTemplate, proxy_template
-from edge_assembler.core.errors import BadRequest, EdgeError, OriginError, OriginTimeout
 from edge_assembler.core.freshness import parse_cache_control
-from edge_assembler.core.hls import invariants as hls_invariants, ladder
-from edge_assembler.core.hls.model import MediaPlaylist, MultivariantPlaylist, Playlist
-from edge_assembler.core.hls.parse import parse as parse_playlist
+from edge_assembler.core.hls.model import MediaPlaylist, MultivariantPlaylist
 from edge_assembler.core.hls.render import render as render_playlist
 from edge_assembler.core.routing import OriginRoute, Router, Upstream
 from edge_assembler.core.rules import Decision, ManifestFacts, dash_facts, decide, hls_facts
 from edge_assembler.core.session import TokenError, issue_token, read_token
-from edge_assembler.core.target import parse_target
 from edge_assembler.core.viewer import (
     CHOICE_PREFIX,
     QUERY_PARAMS,
@@ -71,32 +64,23 @@ from edge_assembler.core.viewer import (
 )
 from edge_assembler.metrics import Metrics
 from edge_assembler.origin.cache import Entry, Lookup, ManifestCache
+from edge_assembler.server.sources import (
+    Content,
+    FailOpen,
+    Manifests,
+    Model,
+    Reason,
+    Version,
+    check,
+    rule_of,
+)
 
 log = logging.getLogger("edge_assembler.personalise")
 
-Reason = Literal[
-    "rules_error",
-    "asset_missing",
-    "asset_timeout",
-    "edit_error",
-    "invariant",
-    "deadline",
-    "bad_manifest",
-]
-Model = Playlist | Mpd
 _M = TypeVar("_M", MediaPlaylist, Mpd)
 _DASH_TYPE = "application/dash+xml"
 _LOGGED_KEPT = 10_000  # (reason, stream) pairs remembered as logged
 ASSET_LIST_PATH = "/interstitials/assets.json"  # below the admin prefix (server.interstitials)
-EMPTY_VTT_PATH = "/empty.vtt"  # below the admin prefix (server.subtitles)
-
-
-class FailOpen(Exception):
-    """Why this request gets the origin manifest (or loses an asset)."""
-
-    def __init__(self, reason: Reason, message: str) -> None:
-        super().__init__(message)
-        self.reason: Reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,21 +127,6 @@ class Answer:
     vary: tuple[str, ...] = ()  # request headers the answer depends on
 
 
-@dataclass(slots=True)
-class _Version:
-    """One parsed origin body version, shared by every viewer of it."""
-
-    model: Model
-    _problems: frozenset[str] | None = None
-
-    def problems(self) -> frozenset[str]:
-        """The invariant rules the origin itself breaks (an edit is blamed only for new
-        ones; ``core.hls.invariants``)."""
-        if self._problems is None:
-            self._problems = frozenset(map(_rule_of, _check(self.model)))
-        return self._problems
-
-
 # A cohort's output: the bytes, or a multivariant playlist waiting for the viewer's token.
 _Output = Rendered | ProxyTemplate
 # (origin URL, origin body version, plan fingerprint, (source key, version or None)...)
@@ -169,14 +138,6 @@ class _Sources:
     models: dict[str, Model]
     versions: tuple[tuple[str, str | None], ...]
     dropped: tuple[tuple[str, Reason], ...]  # (source key, why)
-
-
-class _Content(NamedTuple):
-    """The manifest a request personalises, as its sources need it."""
-
-    path: str  # its raw edge path: relative asset URLs resolve against it
-    master: str  # the session's master (``path`` itself for a request without a session)
-    model: Model
 
 
 class _Budget:
@@ -214,11 +175,10 @@ class Personaliser:
         self._settings = config.personalise
         self._session = config.session
         self._metrics = metrics
-        self._router = router
         self._admin_prefix = config.admin_prefix
         self._keys = config.session.keyring()
         self._active = config.session.active_key
-        self._models: LRUCache[tuple[str, str], _Version] = LRUCache(self._settings.parsed_models)
+        self._manifests = Manifests(self._settings, metrics, router, config.admin_prefix)
         self._cohorts: LRUCache[_CohortKey, _Output] = LRUCache(self._settings.cohort_renders)
         self._logged: LRUCache[tuple[str, str], bool] = LRUCache(_LOGGED_KEPT)
 
@@ -301,10 +261,10 @@ class Personaliser:
         entry = lookup.entry
         if not 200 <= entry.status < 300:
             return None
-        version: _Version | None = None
+        version: Version | None = None
         token: str | None = None
         try:
-            version = self._version(entry, _format(request.path, entry))
+            version = self._manifests.version(entry, _format(request.path, entry))
             if isinstance(version.model, MultivariantPlaylist):
                 token = session.token or self._issue(session.inputs)
             return await self._personalise(
@@ -319,7 +279,7 @@ class Personaliser:
         request: web.Request,
         upstream: Upstream,
         entry: Entry,
-        version: _Version,
+        version: Version,
         snap: ActiveBundle,
         session: Session,
         token: str | None,
@@ -337,7 +297,7 @@ class Personaliser:
                 raise FailOpen("rules_error", f"decide failed: {exc!r}") from exc
             budget.check("decide")
             budget.pause()
-            content = _Content(raw_path, session.inputs.master, model)
+            content = Content(raw_path, session.inputs.master, model)
             sources = await self._fetch(decision.needs, content, request.path, cache)
             budget.resume()
             edits = with_asset_lists(_without(decision.edits, sources.dropped), self._admin_prefix)
@@ -395,7 +355,7 @@ class Personaliser:
 
     def _render(
         self,
-        version: _Version,
+        version: Version,
         edits: tuple[AnyEdit, ...],
         sources: Mapping[str, Model],
         upstream: Upstream,
@@ -415,7 +375,7 @@ class Personaliser:
                 return proxy_template(
                     edited, upstream.url, _edge_base(route), self._session.param, route.base
                 )
-            new = [p for p in _check(edited) if _rule_of(p) not in version.problems()]
+            new = [p for p in check(edited) if rule_of(p) not in version.problems()]
             if new:
                 raise FailOpen("invariant", "; ".join(new[:3]))
             budget.check("check")
@@ -429,12 +389,14 @@ class Personaliser:
     # -- sources -------------------------------------------------------------------------
 
     async def _fetch(
-        self, wanted: Mapping[str, str], content: _Content, stream: str, cache: ManifestCache
+        self, wanted: Mapping[str, str], content: Content, stream: str, cache: ManifestCache
     ) -> _Sources:
         """The manifests the plan needs, concurrently; one that is missing, late or not a
         manifest is dropped (its edits go, the rest stay)."""
         keys = list(wanted)
-        results = await asyncio.gather(*(self._source(wanted[k], content, cache) for k in keys))
+        results = await asyncio.gather(
+            *(self._manifests.source(wanted[k], content, cache) for k in keys)
+        )
         models: dict[str, Model] = {}
         versions: list[tuple[str, str | None]] = []
         dropped: list[tuple[str, Reason]] = []
@@ -448,147 +410,7 @@ class Personaliser:
                 versions.append((key, result[0]))
         return _Sources(models, tuple(versions), tuple(dropped))
 
-    async def _source(
-        self, url: str, content: _Content, cache: ManifestCache
-    ) -> tuple[str, _Version] | FailOpen:
-        """(body version, parsed model) of one asset manifest, or why it is unusable. Every
-        fetch the asset takes (an ad master: its rendition too) is within ``asset_timeout``."""
-        try:
-            async with asyncio.timeout(self._settings.asset_timeout):
-                return await self._asset(url, content, cache)
-        except (TimeoutError, OriginTimeout):
-            return FailOpen("asset_timeout", f"{url}: no answer in time")
-        except FailOpen as exc:
-            return exc
-
-    async def _asset(
-        self, url: str, content: _Content, cache: ManifestCache
-    ) -> tuple[str, _Version]:
-        path = urljoin(content.path, url)
-        entry = await self._manifest(url, path, cache)
-        dash = isinstance(content.model, Mpd)
-        try:
-            version = self._version(entry, "dash" if dash else "hls")
-        except FailOpen as exc:
-            raise FailOpen("rules_error", f"{url}: not a manifest: {exc}") from None
-        if isinstance(version.model, MultivariantPlaylist) and isinstance(
-            content.model, MediaPlaylist
-        ):
-            return await self._matched(url, path, entry.etag, version.model, content, cache)
-        if not dash and not isinstance(version.model, MediaPlaylist):
-            raise FailOpen("rules_error", f"{url}: not a media playlist")
-        return entry.etag, version
-
-    async def _manifest(self, name: str, path: str, cache: ManifestCache) -> Entry:
-        """The 2xx answer for the edge ``path``, through the manifest cache (an
-        ``OriginTimeout`` goes up: the asset is late)."""
-        upstream = self._asset_upstream(path)
-        if upstream is None:
-            raise FailOpen("asset_missing", f"{name}: not served by any origin of this edge")
-        try:
-            lookup = await cache.get(upstream.route.index, upstream.url)
-        except OriginTimeout:
-            raise
-        except OriginError as exc:
-            raise FailOpen("asset_missing", f"{name}: {exc}") from None
-        entry = lookup.entry
-        if not 200 <= entry.status < 300:
-            raise FailOpen("asset_missing", f"{name}: origin answered {entry.status}")
-        return entry
-
-    async def _matched(
-        self,
-        url: str,
-        path: str,
-        etag: str,
-        ad: MultivariantPlaylist,
-        content: _Content,
-        cache: ManifestCache,
-    ) -> tuple[str, _Version]:
-        """The playlist of the ad master ``ad`` (``url``, at ``path``, version ``etag``)
-        that plays in place of the content's media playlist, chosen through the session's
-        master (``core.hls.ladder``); for content subtitles whose ad has none, the padding
-        made of the ad's video segments. Its version covers the ad master, the choice and
-        the chosen playlist. Without a session's master (a media playlist requested on its
-        own) nothing can be matched: the asset is missing."""
-        playlist = content.model
-        assert isinstance(playlist, MediaPlaylist)  # only media playlists get here (_asset)
-        if content.master == content.path:
-            raise FailOpen(
-                "asset_missing",
-                f"{url}: a multivariant playlist, whose rendition is matched through the "
-                f"session's master; {content.path} was requested without one",
-            )
-        entry = await self._manifest(f"{url}: the session's master", content.master, cache)
-        try:
-            master = self._version(entry, "hls").model
-        except FailOpen as exc:
-            raise FailOpen("asset_missing", f"{url}: the session's master: {exc}") from None
-        if not isinstance(master, MultivariantPlaylist):
-            raise FailOpen("asset_missing", f"{url}: {content.master} is not a master playlist")
-        track = ladder.identify(master, content.master, content.path, playlist)
-        if track is None:
-            raise FailOpen(
-                "asset_missing",
-                f"{url}: {content.path} is neither listed in {content.master} nor subtitles",
-            )
-        chosen = ladder.choose(track, ad, path)
-        padded = chosen is None and track.kind == "subtitles"
-        if padded:
-            chosen = ladder.reference(ad, path)
-        if chosen is None:
-            raise FailOpen("asset_missing", f"{url}: no {track.kind} rendition for {content.path}")
-        media = await self._manifest(f"{url}: {chosen}", chosen, cache)
-        version = self._rendition_version(media, chosen, padded)
-        return f"{etag} {'padding of' if padded else 'as'} {chosen} {media.etag}", version
-
-    def _rendition_version(self, entry: Entry, url: str, padded: bool) -> _Version:
-        """The ad playlist at ``url`` as a splice reads it: its URIs resolved against its
-        own URL, or the empty-WebVTT padding made of it; kept with the parsed models."""
-        key = (f"{'padding' if padded else 'rebased'} {url}", entry.etag)
-        version = self._models.get(key)
-        if version is not None:
-            return version
-        try:
-            model = self._version(entry, "hls").model
-        except FailOpen as exc:
-            raise FailOpen("rules_error", f"{url}: not a manifest: {exc}") from None
-        if not isinstance(model, MediaPlaylist):
-            raise FailOpen("rules_error", f"{url}: not a media playlist")
-        if padded:
-            edited = ladder.padding(model, f"{self._admin_prefix}{EMPTY_VTT_PATH}")
-        else:
-            edited = ladder.rebased(model, url)
-        version = self._models[key] = _Version(edited)
-        return version
-
-    def _asset_upstream(self, url: str) -> Upstream | None:
-        """Where the edge fetches an asset: an edge path by its route, an absolute URL
-        when it lies under one of the edge's origins (never another host)."""
-        if url.startswith(("http://", "https://")):
-            return self._router.for_url(url)
-        try:
-            target = parse_target(url)
-        except BadRequest:
-            return None
-        return self._router.resolve(target)
-
     # -- shared parses, answers, bookkeeping ---------------------------------------------
-
-    def _version(self, entry: Entry, fmt: str) -> _Version:
-        """The parsed model of one origin body, shared by every viewer (DESIGN §4)."""
-        key = (fmt, entry.etag)
-        version = self._models.get(key)
-        if version is not None:
-            self._metrics.parsed_models.labels("hit").inc()
-            return version
-        self._metrics.parsed_models.labels("miss").inc()
-        try:
-            model: Model = parse_mpd(entry.body) if fmt == "dash" else parse_playlist(entry.body)
-        except EdgeError as exc:  # ManifestError
-            raise FailOpen("bad_manifest", str(exc)) from exc
-        version = self._models[key] = _Version(model)
-        return version
 
     def _issue(self, inputs: ContextInputs) -> str:
         key = self._keyring()[self._active]
@@ -601,7 +423,7 @@ class Personaliser:
         reason: Reason,
         upstream: Upstream,
         entry: Entry,
-        version: _Version | None,
+        version: Version | None,
         token: str | None,
     ) -> Answer:
         """The origin manifest, unmodified but for a multivariant playlist's child URIs,
@@ -672,19 +494,6 @@ def _facts(model: Model, path: str, rendition: str | None) -> ManifestFacts:
     if isinstance(model, MediaPlaylist):
         return hls_facts(model, path=path, rendition=rendition)
     return hls_facts(model, path=path)  # a multivariant playlist is taken as VOD
-
-
-def _check(model: Model) -> list[str]:
-    if isinstance(model, Mpd):
-        return dash_invariants.check(model)
-    if isinstance(model, MediaPlaylist):
-        return hls_invariants.check(model)
-    return []
-
-
-def _rule_of(problem: str) -> str:
-    """The rule a problem message names ("SPEC_RULES 17: line 9 ..." -> "SPEC_RULES 17")."""
-    return problem.partition(":")[0]
 
 
 def _without(

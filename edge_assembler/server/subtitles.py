@@ -1,6 +1,6 @@
 """The empty WebVTT document that pads an ad's seams in a subtitles playlist when the ad has
 no subtitles (``core.hls.ladder.padding``): every segment of the padding names it, at
-``{admin_prefix}/empty.vtt`` (``personalise.EMPTY_VTT_PATH``)."""
+``{admin_prefix}/empty.vtt`` (``sources.EMPTY_VTT_PATH``)."""
 
 from aiohttp import web
 
