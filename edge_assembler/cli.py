@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
         help="where generated media is kept between runs",
     )
     demo.add_argument("--no-live", action="store_true", help="skip the live encoder")
+    demo.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one edge setting, e.g. --set personalise.deadline=0.2 (repeatable)",
+    )
     demo.set_defaults(func=_demo)
 
     bundle_cli.add_parser(commands)
@@ -132,4 +140,5 @@ def _demo(args: argparse.Namespace) -> int:
         origin_listen=args.origin_listen,
         media_cache=args.media_cache,
         live=not args.no_live,
+        sets=args.sets,
     )

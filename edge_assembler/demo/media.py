@@ -61,10 +61,15 @@ class Rung:
     kbps: int
 
 
+# Told apart in the players by colour and tone (tests/e2e/observe.py): the previous episode
+# (recap ranges are cut from it) and two alternative scenes for the content's chapter point.
 ASSETS: Final = (
     Asset("content", 30, "testsrc2", 440, 660, "Content", "Programme"),
     Asset("ad", 10, "color=c=0xE01010", 1000, 1000, "AD", "PUB"),
     Asset("recap", 6, "color=c=0x1010E0", 1500, 1500, "Recap", "Résumé"),
+    Asset("pilot", 12, "color=c=0x10E010", 550, 550, "Previously", "Précédemment"),
+    Asset("scene-north", 4, "color=c=0xE0E010", 700, 700, "North", "Nord"),
+    Asset("scene-south", 4, "color=c=0xE010E0", 850, 850, "South", "Sud"),
 )
 LADDER: Final = (
     Rung("360p", 640, 360, 500),

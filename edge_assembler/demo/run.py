@@ -5,6 +5,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -54,7 +55,9 @@ RULES_SOURCE = Path(__file__).resolve().parents[2] / "rules" / "demo"
 BUNDLE_NAME = "demo"
 
 
-def run_demo(*, listen: str, origin_listen: str, media_cache: Path, live: bool) -> int:
+def run_demo(
+    *, listen: str, origin_listen: str, media_cache: Path, live: bool, sets: Sequence[str] = ()
+) -> int:
     try:
         parse_listen(listen)
         origin_address = parse_listen(origin_listen)
@@ -65,7 +68,8 @@ def run_demo(*, listen: str, origin_listen: str, media_cache: Path, live: bool) 
         media = ensure_media(media_cache, log=_say)
         bundle = demo_bundle(media_cache.parent / "demo-bundle")
         access_log_class = logs.configure(Log(format="text"))
-        uvloop.run(_serve(listen, origin_address, media, live, access_log_class, bundle))
+        serve = _serve(listen, origin_address, media, live, access_log_class, bundle, sets)
+        uvloop.run(serve)
     except (MediaError, BundleError, OSError) as exc:
         print(f"edge-assembler demo: {exc}", file=sys.stderr)
         return 1
@@ -120,6 +124,7 @@ async def _serve(
     live: bool,
     access_log_class: type[logs.AccessLogger],
     bundle: DemoBundle | None,
+    sets: Sequence[str],
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="edge-assembler-live-") as live_dir:
         encoder = LiveEncoder(Path(live_dir)) if live else None
@@ -139,7 +144,7 @@ async def _serve(
                 None,
                 origin=origin_url,
                 listen=[edge_listen],
-                sets=["log.format=text"],
+                sets=["log.format=text", *sets],
                 bundle=[str(bundle.bundle)] if bundle else [],
                 trust=str(bundle.trust) if bundle else None,
                 state_dir=str(bundle.state_dir) if bundle else None,

@@ -62,6 +62,7 @@ CHROMIUM_ARGS: Final = (
 BANNER_END: Final = "Stop with Ctrl-C."
 # First run generates the media (~30 s on 2 cores); the fixture does that before starting.
 DEMO_START_TIMEOUT: Final = 60.0
+E2E_DEADLINE: Final = 1.0  # seconds: [personalise].deadline of the demo stack
 DEMO_STOP_TIMEOUT: Final = 15.0
 
 
@@ -125,6 +126,9 @@ async def demo_stack(
             "--listen", f"127.0.0.1:{edge_port}",
             "--origin-listen", f"127.0.0.1:{origin_port}",
             "--media-cache", str(media_cache_root()),
+            # The players are under test here, not the deadline (test_fault_playback.py is):
+            # a busy machine can take the demo's 50 ms over a plan's first composition.
+            "--set", f"personalise.deadline={E2E_DEADLINE}",
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip

@@ -2,16 +2,20 @@
 
 The demo assets are told apart by colour and tone (``edge_assembler.demo.media.ASSETS``):
 content is testsrc2 with 440 Hz (en) / 660 Hz (fr), the ad solid red with 1000 Hz, the
-recap solid blue with 1500 Hz. Two observers produce a ``Timeline`` of labelled samples:
+recap solid blue with 1500 Hz, the previous episode ``pilot`` solid green with 550 Hz, and
+the alternative scenes ``scene-north`` solid yellow with 700 Hz and ``scene-south`` solid
+magenta with 850 Hz. Two observers produce a ``Timeline`` of labelled samples:
 
 * ``play``: a harness page (``harness/hls.html`` or ``dash.html``, sampler in
   ``harness/observe.js``) plays a URL in Chromium and draws the video into an 8x8 canvas
   every 100 ms, recording ``(currentTime, label)``; labels ``content``, ``ad``, ``recap``,
-  ``black``. The video is muted (autoplay), so the browser gives no audio evidence.
+  ``pilot``, ``scene-north``, ``scene-south``, ``black``. The video is muted (autoplay),
+  so the browser gives no audio evidence.
 * ``ffmpeg_video`` / ``ffmpeg_audio``: ffmpeg as a client decodes the stream; frame ``n`` is
   at ``n / FPS`` (``-fps_mode passthrough`` drops nothing at a timestamp jump), and each
   0.5 s of 8 kHz mono audio is labelled by its strongest demo tone (Goertzel):
-  ``content-en``, ``content-fr``, ``ad``, ``recap`` or ``silence``.
+  ``content-en``, ``content-fr``, ``ad``, ``recap``, ``pilot``, ``scene-north``,
+  ``scene-south`` or ``silence``.
 
 ``Timeline.runs()`` folds samples into ``Run(start, end, label)`` spans, so a test reads
 e.g. ``assert [r.label for r in runs] == ["content", "ad", "content"]`` and checks the ad
@@ -23,11 +27,14 @@ import array
 import asyncio
 import itertools
 import math
+import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
+
+import aiohttp
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -35,12 +42,36 @@ if TYPE_CHECKING:
 FPS: Final = 25
 AUDIO_RATE: Final = 8000
 TONE_WINDOW: Final = 0.5  # seconds of audio per label
-TONES: Final = {440: "content-en", 660: "content-fr", 1000: "ad", 1500: "recap"}
+TONES: Final = {
+    440: "content-en",
+    550: "pilot",
+    660: "content-fr",
+    700: "scene-north",
+    850: "scene-south",
+    1000: "ad",
+    1500: "recap",
+}
+# Which of (r, g, b) are high on a solid demo colour (the others are low).
+_SOLID: Final = {
+    (True, False, False): "ad",
+    (False, False, True): "recap",
+    (False, True, False): "pilot",
+    (True, True, False): "scene-north",
+    (True, False, True): "scene-south",
+}
 SILENCE_RMS: Final = 300.0  # s16 units; the demo tones are ~0.125 full scale (~2900 RMS)
 # hls.js reports these on the demo content straight from the origin too (REALCLIENT.md §3:
-# TS audio starts 21 ms before the video); only fatal errors fail a test.
+# TS audio starts 21 ms before the video), and "aborted" (INTERNAL_ABORTED) when it drops a
+# fragment load it no longer needs (a level switch on a busy machine); only fatal errors
+# fail a test.
 BENIGN_HLS_ERRORS: Final = frozenset(
-    {"bufferAppendNoProgress", "bufferSeekOverHole", "bufferStalledError", "bufferNudgeOnStall"}
+    {
+        "bufferAppendNoProgress",
+        "bufferSeekOverHole",
+        "bufferStalledError",
+        "bufferNudgeOnStall",
+        "aborted",
+    }
 )
 
 
@@ -184,6 +215,33 @@ async def play(
     return _playback(record, requests)
 
 
+CHILD_URI: Final = re.compile(r'URI="([^"]+)"|^(/[^#\s]+)$', re.MULTILINE)
+
+
+async def personalised_rules(src: str, edge_url: str) -> set[str]:
+    """The rules the edge fired for ``src`` and, for an HLS master, for each of its child
+    playlists; none of them may fail open. A player asking next gets the same plans from
+    the edge's cohort cache."""
+    fired: set[str] = set()
+    async with aiohttp.ClientSession() as session:
+        body, rules = await personalised(session, src)
+        fired |= rules
+        if src.partition("?")[0].endswith(".m3u8"):
+            for found in CHILD_URI.finditer(body):
+                fired |= (await personalised(session, edge_url + (found[1] or found[2])))[1]
+    return fired
+
+
+async def personalised(session: aiohttp.ClientSession, url: str) -> tuple[str, set[str]]:
+    """The edge's answer for ``url`` and the rules that made it (it must not fail open)."""
+    async with session.get(url) as r:
+        assert r.status == 200, url
+        decision = r.headers["X-Edge-Decision"]
+        body = await r.text()
+    assert "fail-open=" not in decision, (url, decision)
+    return body, set(decision.split("; ")[1].removeprefix("rules=").split(","))
+
+
 def _playback(r: dict[str, Any], requests: list[str]) -> Playback:
     return Playback(
         player=r["player"],
@@ -264,14 +322,12 @@ async def ffmpeg_audio(url: str, *, lang: str) -> tuple[Timeline, Decoded]:
 
 
 def classify_colour(r: float, g: float, b: float) -> str:
-    """Same thresholds as ``harness/observe.js``."""
-    if r > 150 and g < 80 and b < 80:
-        return "ad"
-    if b > 150 and r < 80 and g < 80:
-        return "recap"
+    """Same thresholds as ``harness/observe.js``: solid colours by which channels are high."""
     if max(r, g, b) < 30:
         return "black"
-    return "content"
+    if not all(c > 150 or c < 80 for c in (r, g, b)):
+        return "content"
+    return _SOLID.get((r > 150, g > 150, b > 150), "content")
 
 
 def tone_timeline(pcm: Sequence[int], rate: int = AUDIO_RATE) -> Timeline:

@@ -1,8 +1,9 @@
 """dash.js in headless Chromium plays the edge's DASH manifests: the demo content as the
 demo rules bundle personalises it for a new viewer (rules/demo/rules/ads.toml: ad / content
-/ ad / content Periods), and a three-Period presentation (content / ad / content) made with
-the project's DASH engine from the origin's manifests, served by a loopback origin with a
-rules-less edge in front."""
+/ ad / content Periods, no recap) and for a returning viewer (recap.toml: the blue recap
+after the pre-roll, before the content), and a three-Period presentation (content / ad /
+content) made with the project's DASH engine from the origin's manifests, served by a
+loopback origin with a rules-less edge in front."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +23,13 @@ from edge_assembler.core.edits.uris import ResolveUris
 from edge_assembler.server.app import create_app
 from edge_assembler.server.runner import start, urls
 from tests.e2e.conftest import DemoStack
-from tests.e2e.observe import Playback, PlaybackTimeout, assert_runs, play
+from tests.e2e.observe import (
+    Playback,
+    PlaybackTimeout,
+    assert_runs,
+    personalised_rules,
+    play,
+)
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -35,6 +42,9 @@ SPLICED = "/dash/spliced/manifest.mpd"
 AD_AT, AD_SECONDS, CONTENT_SECONDS = 10.0, 10.0, 30.0
 # A new viewer of the demo content: pre-roll, 14 s of content, mid-roll, the rest.
 NEW_VIEWER = (("ad", 0, 10), ("content", 10, 24), ("ad", 24, 34), ("content", 34, 50))
+# A returning viewer (a `last=` history hint): the 6 s recap after the pre-roll.
+RETURNING = (("ad", 0, 10), ("recap", 10, 16))
+RECAP_END = 16.0
 
 
 def _assert_played_cleanly(seen: Playback, duration: float) -> None:
@@ -53,25 +63,43 @@ def _assert_played_cleanly(seen: Playback, duration: float) -> None:
 async def test_dash_js_plays_a_new_viewers_ads_and_content(
     demo_stack: DemoStack, harness_url: str, page: "Page"
 ) -> None:
-    async with aiohttp.ClientSession() as session, session.get(demo_stack.edge_url + CONTENT) as r:
-        assert r.status == 200
-        fired = r.headers["X-Edge-Decision"].split("; ")[1].removeprefix("rules=")
-        mpd = dash.parse(await r.read())
-    assert {"preroll", "midroll"} <= set(fired.split(",")), fired
+    src = demo_stack.edge_url + CONTENT
+    fired = await personalised_rules(src, demo_stack.edge_url)
+    assert {"preroll", "midroll"} <= fired, fired
+    async with aiohttp.ClientSession() as session:
+        mpd = dash.parse(await _get(session, src))  # the render the player gets
     # One Period per ad and content run, the ads' segments from the ad asset.
     period_ids = [str(p.element.get("id")) for p in mpd.periods]
     assert len(period_ids) == len(NEW_VIEWER), period_ids
-    seen = await play(page, harness_url, "dash", demo_stack.edge_url + CONTENT, audio="fr")
+    seen = await play(page, harness_url, "dash", src, audio="fr")
     _assert_played_cleanly(seen, NEW_VIEWER[-1][2])
     # PERIOD_SWITCH_COMPLETED for every Period, in order.
     assert seen.periods == period_ids, seen.periods
     # What the viewer saw: the red ad at 0-10 s and 24-34 s, content around it.
     assert_runs(seen.timeline.runs(min_samples=2), NEW_VIEWER)
+    assert "recap" not in seen.timeline.labels(), seen.describe()
     assert any("/dash/ad/chunk-" in u for u in seen.requests), "no ad segment was loaded"
+    assert not any("/dash/recap/" in u for u in seen.requests), "a recap segment was loaded"
     fr_segments = [u for u in seen.requests if "/dash/content/chunk-4-" in u]
     assert fr_segments, "no fr audio segment was loaded"
     media = [u for u in seen.requests if "/dash/" in u]
     assert all(u.startswith(demo_stack.edge_url) for u in media), media
+
+
+async def test_dash_js_returning_viewer_sees_the_recap_before_the_content(
+    demo_stack: DemoStack, harness_url: str, page: "Page"
+) -> None:
+    src = f"{demo_stack.edge_url}{CONTENT}?last=s01e02"
+    assert "recap-returning" in await personalised_rules(src, demo_stack.edge_url)
+    seen = await play(page, harness_url, "dash", src, play_for=RECAP_END + 4)
+    why = seen.describe()
+    assert seen.fatal is None, why
+    assert seen.errors == [], why
+    runs = seen.timeline.runs(min_samples=2)
+    assert_runs(runs[:2], RETURNING)
+    assert runs[2].label == "content", why
+    assert abs(runs[2].start - RECAP_END) <= 1.0, why
+    assert any("/dash/recap/chunk-" in u for u in seen.requests), "no recap segment was loaded"
 
 
 @dataclass(frozen=True, slots=True)

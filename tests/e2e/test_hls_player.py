@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import DemoStack
-from tests.e2e.observe import Playback, assert_runs, play
+from tests.e2e.observe import Playback, assert_runs, personalised_rules, play
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -30,7 +30,7 @@ SEGMENT = 2.0
 # A new viewer (rules/demo/rules/ads.toml): pre-roll, 14 s of content, mid-roll, the rest.
 NEW_VIEWER = (("ad", 0, 10), ("content", 10, 24), ("ad", 24, 34), ("content", 34, 50))
 PRESENTATION_SECONDS = 50.0
-# A returning viewer (recap.toml, a `last=` history hint): the 6 s recap after the
+# A returning viewer (recap.toml, a `last=` history hint): the 6 s produced recap after the
 # pre-roll, before the content.
 RETURNING = (("ad", 0, 10), ("recap", 10, 16))
 RECAP_END = 16.0
@@ -125,6 +125,7 @@ async def test_hls_js_returning_viewer_sees_the_recap_before_the_content(
     demo_stack: DemoStack, harness_url: str, page: "Page"
 ) -> None:
     src = f"{demo_stack.edge_url}{MASTER}?last=s01e02"
+    assert "recap-returning" in await personalised_rules(src, demo_stack.edge_url)
     seen = await play(page, harness_url, "hls", src, play_for=RECAP_END + 4)
     why = _assert_played_cleanly(seen, demo_stack.edge_url)
     runs = seen.timeline.runs(min_samples=2)

@@ -24,11 +24,18 @@ pytestmark = pytest.mark.media
 
 DASH_NS = {"mpd": "urn:mpeg:dash:schema:mpd:2011"}
 ASSET_SECONDS = {asset.name: asset.seconds for asset in ASSETS}
-SUBTITLES = {"content": "Content", "ad": "AD", "recap": "Recap"}
+SUBTITLES = {asset.name: asset.subtitle for asset in ASSETS}
 
 
 def test_assets_are_the_documented_ones() -> None:
-    assert ASSET_SECONDS == {"content": 30, "ad": 10, "recap": 6}
+    assert ASSET_SECONDS == {
+        "content": 30,
+        "ad": 10,
+        "recap": 6,
+        "pilot": 12,
+        "scene-north": 4,
+        "scene-south": 4,
+    }
 
 
 def test_layout(demo_media: Path) -> None:

@@ -141,3 +141,36 @@ async def _get(session: aiohttp.ClientSession, url: str) -> bytes:
     async with session.get(url) as r:
         assert r.status == 200, url
         return await r.read()
+
+
+async def test_demo_applies_its_settings_and_refuses_a_bad_one(
+    demo_media: Path, media_cache_root: Path
+) -> None:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "edge_assembler", "demo", "--no-live",
+        "--listen", f"127.0.0.1:{port}", "--media-cache", str(media_cache_root),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        *command, "--set", "personalise.deadline=0.000001",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    try:
+        await _read_banner(proc)
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/dash/content/manifest.mpd"
+            _, headers = await _get_with_headers(session, url)
+        assert headers["X-Edge-Decision"].endswith("fail-open=deadline"), headers
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), timeout=15)
+    assert proc.returncode == 0
+    bad = await asyncio.create_subprocess_exec(
+        *command, "--set", "personalise.dedline=1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(bad.communicate(), timeout=60)
+    assert bad.returncode == 2
+    assert b"edge-assembler: bad configuration:" in stderr
+    assert b"dedline" in stderr

@@ -12,17 +12,28 @@ const R = window.R = {
   periods: [], frags: [], cueTags: [], switchedAudio: false, duration: null,
 };
 const SWITCH_AT = +(q.get('switchAt') || 12);
-v.addEventListener('ended', () => { R.ended = true; });
+// A page whose player plays other sources in the same element (hls.js interstitials) sets
+// these: where the viewer is on the presentation's timeline, and whether an `ended` is the
+// presentation's own end (not an ad asset's).
+let playhead = () => v.currentTime;
+let isPresentationEnd = () => true;
+v.addEventListener('ended', () => { if (isPresentationEnd()) R.ended = true; });
 v.addEventListener('durationchange', () => { R.duration = v.duration; });
 v.addEventListener('error', () => {
   R.fatal = 'video.error ' + (v.error && v.error.code + ' ' + v.error.message);
 });
 
 // The demo assets differ in colour: ad solid red 0xE01010, recap solid blue 0x1010E0,
-// content testsrc2 (a colourful pattern whose mean is neither). 8x8 mean per channel.
+// the pilot solid green 0x10E010, scene-north solid yellow 0xE0E010, scene-south solid
+// magenta 0xE010E0, content testsrc2 (a colourful pattern whose mean is none of them).
+// 8x8 mean per channel; the same thresholds as classify_colour in observe.py.
 function classify(r, g, b) {
-  if (r > 150 && g < 80 && b < 80) return 'ad';
-  if (b > 150 && r < 80 && g < 80) return 'recap';
+  const hi = c => c > 150, lo = c => c < 80;
+  if (hi(r) && lo(g) && lo(b)) return 'ad';
+  if (lo(r) && lo(g) && hi(b)) return 'recap';
+  if (lo(r) && hi(g) && lo(b)) return 'pilot';
+  if (hi(r) && hi(g) && lo(b)) return 'scene-north';
+  if (hi(r) && lo(g) && hi(b)) return 'scene-south';
   if (Math.max(r, g, b) < 30) return 'black';
   return 'content';
 }
@@ -32,16 +43,20 @@ setInterval(() => {
   const d = ctx.getImageData(0, 0, 8, 8).data;
   let r = 0, g = 0, b = 0;
   for (let i = 0; i < d.length; i += 4) { r += d[i]; g += d[i + 1]; b += d[i + 2]; }
-  R.samples.push([+v.currentTime.toFixed(3), classify(r / 64, g / 64, b / 64)]);
-  R.maxTime = Math.max(R.maxTime, v.currentTime);
-  if (R.startTime === null && v.currentTime > 0) R.startTime = v.currentTime;
+  const t = playhead();
+  R.samples.push([+t.toFixed(3), classify(r / 64, g / 64, b / 64)]);
+  R.maxTime = Math.max(R.maxTime, t);
+  if (R.startTime === null && t > 0) R.startTime = t;
   const playFor = +(q.get('playFor') || 0);
-  if (playFor && R.startTime !== null && v.currentTime - R.startTime >= playFor) R.ended = true;
+  if (playFor && R.startTime !== null && t - R.startTime >= playFor) R.ended = true;
 }, 100);
 
 function startPlayback() {
-  v.playbackRate = +(q.get('rate') || 4);
-  v.play().catch(e => R.errors.push('play(): ' + e));
+  // A new source (an interstitial asset) resets playbackRate to defaultPlaybackRate (HTML
+  // "media element load algorithm"), so set both.
+  v.defaultPlaybackRate = v.playbackRate = +(q.get('rate') || 4);
+  v.play().catch(e => R.errors.push({details: 'play:' + e.name, fatal: false, t: v.currentTime,
+                                     url: ''}));
 }
 function wantsAudioSwitch() {
   return q.get('audio') && !R.switchedAudio && v.currentTime > SWITCH_AT;
