@@ -329,7 +329,6 @@ class Personaliser:
                 self._cohorts[key] = output
             else:
                 self._metrics.cohort_renders.labels("hit").inc()
-            budget.check("render")
         finally:
             budget.pause()
             self._metrics.personalise_duration.observe(budget.spent)

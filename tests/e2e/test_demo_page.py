@@ -57,11 +57,19 @@ async def test_demo_page_plays_hls_and_dash_through_the_edge(
     sid = await page.input_value("#sid")
     assert len(sid) >= 8
     async with aiohttp.ClientSession() as session:
-        for fmt, device in (("hls", "tv"), ("dash", "phone")):
+        # (format, device, the optional choices: select id -> (value, query parameter, the
+        # demo rule it fires, rules/demo/rules))
+        rounds = (
+            ("hls", "tv", {"scene": ("north", "choice.scene", "scene-choice")}),
+            ("dash", "phone", {"last": ("pilot", "last", "recap-assembled")}),
+        )
+        for fmt, device, options in rounds:
             path, starts = FORMATS[fmt]
             await page.check(f"input[name=format][value={fmt}]")
             await page.select_option("#lang", "fr")
             await page.select_option("#device", device)
+            for select in ("last", "scene", "len", "ads"):
+                await page.select_option(f"#{select}", options.get(select, ("",))[0])
             before = await _active_revision(session, edge)
             await page.click("#play")
             await _plays(page, path)
@@ -72,6 +80,7 @@ async def test_demo_page_plays_hls_and_dash_through_the_edge(
                 "lang": ["fr"],
                 "device": [device],
                 "sid": [sid],
+                **{name: [value] for value, name, _ in options.values()},
             }
             assert await _text(page, "#audio") == "fr"
             # Side by side: the origin's manifest and the edge's answer for this viewer.
@@ -97,6 +106,8 @@ async def test_demo_page_plays_hls_and_dash_through_the_edge(
             # pipeline": X-Edge-Decision is rev=<revision>; rules=...; plan=...).
             decision = await _text(page, "#decision")
             assert decision.startswith("rev="), decision
+            fired = decision.split("; ")[1].removeprefix("rules=").split(",")
+            assert {rule for _, _, rule in options.values()} <= set(fired), decision
             # The bundle the manifest was made with: the demo activates its persisted bundle,
             # then the one it just signed, so a first load may see either.
             after = await _active_revision(session, edge)

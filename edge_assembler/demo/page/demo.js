@@ -1,6 +1,7 @@
 "use strict";
 // Plays the chosen stream through the edge and shows what the edge made of the origin's
-// manifest. The choices travel as query parameters (lang, device, sid) on the manifest URL.
+// manifest. The choices travel as query parameters on the manifest URL: lang, device, sid,
+// and when chosen last (history), choice.scene, len (session length) and choice.ads.
 (() => {
   const $ = (id) => document.getElementById(id);
   const { origin, hls: hlsPath, dash: dashPath } = $("demo").dataset;
@@ -27,6 +28,10 @@
     const format = document.querySelector("input[name=format]:checked").value;
     const lang = $("lang").value;
     const query = new URLSearchParams({ lang, device: $("device").value, sid: $("sid").value });
+    const optional = { last: "last", scene: "choice.scene", len: "len", ads: "choice.ads" };
+    for (const [id, name] of Object.entries(optional)) {
+      if ($(id).value) query.set(name, $(id).value);
+    }
     const path = format === "hls" ? hlsPath : dashPath;
     return { format, lang, path, edgeUrl: `${location.origin}${path}?${query}` };
   }
@@ -64,7 +69,10 @@
     hls.on(Hls.Events.ERROR, (_, data) => {
       if (data.fatal) setStatus(`error: ${data.type} ${data.details}`);
     });
-    hls.loadSource(edgeUrl);
+    // The source loads once the media is attached: an interstitial pre-roll that takes the
+    // video element before the primary's MediaSource opens leaves the primary stopped for
+    // good in hls.js 1.7 (its loading is never restarted after the ad).
+    hls.once(Hls.Events.MEDIA_ATTACHED, () => hls.loadSource(edgeUrl));
     hls.attachMedia(video);
     return () => hls.destroy();
   }
