@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed-stamp
 LISTEN ?= 127.0.0.1:8080
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test check system-deps browser-deps clean
+.PHONY: run test check system-deps browser-deps test-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
@@ -40,6 +40,13 @@ browser-deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
+# The live tests start their own Redis (Debian's redis-server) on a free loopback port.
+test-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (apt)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server; }
+
 $(NODE_STAMP): package.json package-lock.json | system-deps
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -53,7 +60,7 @@ check: $(STAMP)
 	$(BIN)/mypy edge_assembler
 	$(BIN)/lint-imports
 
-test: $(STAMP) system-deps browser-deps $(NODE_STAMP) check
+test: $(STAMP) system-deps browser-deps test-deps $(NODE_STAMP) check
 	$(BIN)/pytest
 
 clean:

@@ -33,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("config", help="validate and print the effective configuration")
     _config_flags(show)
     show.add_argument(
-        "--show-secrets", action="store_true", help="print the session key secrets as they are"
+        "--show-secrets",
+        action="store_true",
+        help="print the secrets (session keys, debug token, Redis password) as they are",
     )
     show.set_defaults(func=_show_config)
 

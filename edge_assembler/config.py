@@ -221,6 +221,40 @@ class Personalise(Base, frozen=True):
     cohort_renders: Count = 4096
 
 
+class Live(Base, frozen=True):
+    """Live break replacement (DESIGN §4 "Live in-stream ad replacement needs the break
+    history"). ``history`` keeps the breaks seen per stream: ``"memory"`` (this process) or
+    a ``redis://`` / ``rediss://`` URL shared by the nodes. A break expires ``history_ttl``
+    seconds after it was first seen; each stream keeps its ``history_max_breaks`` latest,
+    and memory keeps the ``history_max_streams`` most recently used streams. Every Redis
+    call is bounded by ``redis_timeout`` seconds; its keys start with ``key_prefix``."""
+
+    history: str = "memory"
+    history_ttl: Seconds = 21_600.0
+    history_max_breaks: Count = 64
+    history_max_streams: Count = 1024
+    redis_timeout: Seconds = 0.2
+    key_prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9:._/-]{0,64}$")] = "eas:"
+
+    def __post_init__(self) -> None:
+        if self.history == "memory":
+            return
+        parts = urlsplit(self.history)
+        shown = redact_url(self.history)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise _field("history", f'must be "memory" or a redis(s):// URL, got {shown!r}')
+        if parts.query or parts.fragment:
+            raise _field("history", f"must not carry a query or fragment, got {shown!r}")
+        try:
+            valid_port = parts.port != 0
+        except ValueError:
+            valid_port = False
+        if not valid_port:
+            raise _field("history", f"has an invalid port, got {shown!r}")
+        if parts.path not in ("", "/") and not parts.path[1:].isdigit():
+            raise _field("history", f"path must be a database number, got {shown!r}")
+
+
 class Debug(Base, frozen=True):
     """The dry-run endpoint ``{admin_prefix}/debug/render`` (README "Dry run and debug
     endpoint"): off while ``token`` is empty; callers send ``Authorization: Bearer <token>``."""
@@ -254,6 +288,7 @@ class NodeConfig(Base, frozen=True):
     bundles: Bundles = Bundles()
     session: Session = Session()
     personalise: Personalise = Personalise()
+    live: Live = Live()
     debug: Debug = Debug()
 
     def __post_init__(self) -> None:
@@ -385,12 +420,24 @@ def _with_path_first(message: str, source: str) -> str:
 REDACTED = "<redacted>"
 
 
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user info, if any, replaced by ``REDACTED``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return parts._replace(netloc=f"{name}:{REDACTED}@{host}").geturl()
+
+
 def dump_config(config: NodeConfig, *, secrets: bool = False) -> str:
     """The effective configuration, as JSON (for `edge-assembler config`); the session
-    key secrets and the debug token read ``REDACTED`` unless ``secrets``."""
+    key secrets, the debug token and the password of the live history URL read
+    ``REDACTED`` unless ``secrets``."""
     data = msgspec.to_builtins(config)
     if not secrets:
         data["session"]["keys"] = dict.fromkeys(config.session.keys, REDACTED)
         if config.debug.token:
             data["debug"]["token"] = REDACTED
+        data["live"]["history"] = redact_url(config.live.history)
     return msgspec.json.format(msgspec.json.encode(data)).decode()

@@ -599,6 +599,7 @@ def test_dump_config_is_readable_json() -> None:
         "bundles",
         "session",
         "personalise",
+        "live",
         "debug",
     }
 

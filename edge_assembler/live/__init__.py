@@ -1,0 +1,1 @@
+"""Live personalisation state shared by every session of a stream (DESIGN §4)."""
