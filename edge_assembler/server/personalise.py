@@ -289,7 +289,13 @@ class Personaliser:
         try:
             model = version.model
             raw_path = _raw_path(request)
-            facts = _facts(model, request.path, _rendition(raw_path, session.inputs.master))
+            live = False
+            if isinstance(model, MultivariantPlaylist):
+                budget.pause()
+                live = await self._manifests.live(model, raw_path, cache)
+                budget.resume()
+            rendition = _rendition(raw_path, session.inputs.master)
+            facts = _facts(model, request.path, rendition, live)
             ctx = viewer_context(session.inputs, path=request.path, now=datetime.now(UTC))
             try:
                 decision = decide(facts, ctx, snap.rules)
@@ -487,12 +493,12 @@ def _rendition(path: str, master: str) -> str | None:
     return path[len(prefix) :] if path.startswith(prefix) and len(path) > len(prefix) else None
 
 
-def _facts(model: Model, path: str, rendition: str | None) -> ManifestFacts:
+def _facts(model: Model, path: str, rendition: str | None, live: bool) -> ManifestFacts:
     if isinstance(model, Mpd):
         return dash_facts(model, path=path)
     if isinstance(model, MediaPlaylist):
         return hls_facts(model, path=path, rendition=rendition)
-    return hls_facts(model, path=path)  # a multivariant playlist is taken as VOD
+    return hls_facts(model, path=path, live=live)
 
 
 def _without(

@@ -102,6 +102,26 @@ class Manifests:
         version = self._models[key] = Version(model)
         return version
 
+    async def live(self, master: MultivariantPlaylist, path: str, cache: ManifestCache) -> bool:
+        """Whether the presentation of ``master`` (at the edge ``path``) is live, as its
+        first variant's media playlist says (RFC 8216bis §4.4.3.4, §4.4.3.5): a
+        multivariant playlist does not say it. That playlist is the one a player asks for
+        next, so the fetch warms the cache for it. ``FailOpen`` when it cannot be read in
+        ``asset_timeout``: a presentation whose first variant is missing does not play."""
+        variants = master.variants
+        if not variants:
+            return False  # nothing to play: no rule about liveness can matter
+        uri = variants[0].uri
+        try:
+            async with asyncio.timeout(self._settings.asset_timeout):
+                entry = await self._manifest(uri, urljoin(path, uri), cache)
+        except (TimeoutError, OriginTimeout):
+            raise FailOpen("asset_timeout", f"first variant {uri}: no answer in time") from None
+        model = self.version(entry, "hls").model
+        if not isinstance(model, MediaPlaylist):
+            raise FailOpen("bad_manifest", f"first variant {uri}: not a media playlist")
+        return model.live
+
     async def source(
         self, url: str, content: Content, cache: ManifestCache
     ) -> tuple[str, Version] | FailOpen:
