@@ -123,11 +123,11 @@ def _replace(
     dates = dates_of(playlist)
     fill = _runs(window, plan, edit, planned, _break_date(playlist, found, dates))
     if fill and edit.markers == "keep" and found.start_index < found.end_index:
-        fill[0] = fill[0].evolve(lead=_markers(playlist.segments[found.start_index]))
+        fill[0] = fill[0].evolve(lead=marker_lines(playlist.segments[found.start_index]))
     if edit.markers == "keep":
-        cut = _Cut(playlist, None, playlist.tail)
+        cut = Cut(playlist, None, playlist.tail)
     else:
-        cut = _without_markers(playlist, found)
+        cut = without_markers(playlist, found.id, found.end_index)
     count = len(playlist.segments)
     runs = [
         *content(cut.playlist, 0, found.start_index, dates),
@@ -225,6 +225,45 @@ def _slate(slate: _Source | None, t: float, planned: float, horizon: float) -> l
             t += duration
         lap += 1
     return out
+
+
+class Fill(NamedTuple):
+    """The whole fill of a break of ``planned`` seconds, as ``ReplaceBreak`` plans it: what
+    a live stream inserts in place of the break's run, whatever part a window lists."""
+
+    edit: ReplaceBreak
+    planned: float
+    plan: tuple[_Planned, ...]
+
+    @property
+    def inserted(self) -> int:
+        """The number of segments the break inserts."""
+        return len(self.plan)
+
+    def seams(self) -> tuple[int, ...]:
+        """The indexes (after the first) of the fill segments that open with a
+        discontinuity: a new creative or slate pass (a seam of ``join``), or the pod's own."""
+        plan = self.plan
+        return tuple(
+            j
+            for j in range(1, len(plan))
+            if not _follows(plan[j - 1], plan[j])
+            or plan[j].source.playlist.segments[plan[j].position].discontinuity
+        )
+
+    def runs(self, indexes: range, start: datetime | None) -> list[Run]:
+        """Fill segments ``indexes`` as runs, dated from the break's ``start``."""
+        listed = [self.plan[j] for j in indexes]
+        return _runs(listed, self.plan, self.edit, self.planned, start)
+
+
+def plan_fill(edit: ReplaceBreak, fetched: Mapping[str, MediaPlaylist], planned: float) -> Fill:
+    """The fill of a break of ``planned`` seconds (its signalled duration) with the edit's
+    pod and slate: the same on every reload, in every rendition (see the module docstring)."""
+    if not 0 <= planned < inf:
+        raise EditError(f"a live break needs a known duration, not {planned}")
+    pod, slate = _sources(edit, fetched)
+    return Fill(edit, planned, tuple(_plan(pod, slate, planned, planned)))
 
 
 def _listed(plan: Sequence[_Planned], first: float, last: float) -> list[_Planned]:
@@ -326,14 +365,14 @@ def _break_date(
     return at - timedelta(seconds=found.elapsed_before_window) if at is not None else None
 
 
-def _markers(segment: Segment) -> tuple[str, ...]:
+def marker_lines(segment: Segment) -> tuple[str, ...]:
     """The marker lines (cue tags, date ranges, comments) of a replaced segment."""
     return tuple(
         raw for raw in segment.raw[:-1] if tag_name(raw) not in SEGMENT_TAGS and raw.strip()
     )
 
 
-class _Cut(NamedTuple):
+class Cut(NamedTuple):
     """The playlist around a replaced break without the break's markers."""
 
     playlist: MediaPlaylist  # without the break's date range, wherever it was
@@ -341,21 +380,20 @@ class _Cut(NamedTuple):
     tail: tuple[str, ...]
 
 
-def _without_markers(playlist: MediaPlaylist, found: Break) -> _Cut:
-    """SPEC_RULES 38: the break's closing CUE-IN and its date range are removed
-    consistently. The CUE-IN is on the first segment after the break (or in the tail);
+def without_markers(playlist: MediaPlaylist, break_id: str, end: int) -> Cut:
+    """SPEC_RULES 38: the closing CUE-IN of break ``break_id`` (on ``segments[end]``, the
+    first segment after it, or in the tail) and its date range are removed consistently;
     date ranges are rare, so a playlist without one of the break's is left as it is."""
-    end = found.end_index
     others = [i for i in date_ranged(playlist) if i != end]
-    edited = _without_date_range(playlist, found.id, others)
+    edited = _without_date_range(playlist, break_id, others)
     resumed = None
     if end < len(edited.segments):
         segment = edited.segments[end]
-        raw = tuple(line for line in segment.raw if not _marks(line, found.id, True))
+        raw = tuple(line for line in segment.raw if not _marks(line, break_id, True))
         resumed = Segment.of(raw) if raw != segment.raw else None
     at_end = end == len(edited.segments)
-    tail = tuple(line for line in edited.tail if not _marks(line, found.id, at_end))
-    return _Cut(edited, resumed, tail)
+    tail = tuple(line for line in edited.tail if not _marks(line, break_id, at_end))
+    return Cut(edited, resumed, tail)
 
 
 def _without_date_range(

@@ -27,7 +27,8 @@ history and the origin window's first MSN alone, identically on every reload and
 
 Discontinuities: the replacement writes ``EXT-X-DISCONTINUITY`` on the first pod segment
 (the opening seam) and on the first kept segment after the run (the closing seam); an
-empty pod has only the closing one. The origin's discontinuity sequence is assumed to
+empty pod has only the closing one. A pod of several creatives (or with slate) also has
+the seams between them (``BreakRecord.seams``). The origin's discontinuity sequence is assumed to
 count none inside a replaced run or on its closing seam (an encoder's continuous output
 around SCTE-35 cues), so the output DISCONTINUITY-SEQUENCE is the origin's plus the seams
 that slid out of the window.
@@ -49,18 +50,23 @@ from edge_assembler.core.hls.model import MediaPlaylist
 @dataclass(frozen=True, slots=True)
 class BreakRecord:
     """A break of the stream: origin MSN of the first replaced segment, the number of
-    origin segments replaced and of output segments inserted in their place."""
+    origin segments replaced and of output segments inserted in their place, and the
+    indexes (after the first) of the inserted segments that open with a discontinuity of
+    their own (a new creative of the pod, the slate)."""
 
     id: str
     start_msn: int
     replaced: int
     inserted: int
+    seams: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if min(self.start_msn, self.replaced, self.inserted) < 0:
             raise ValueError(f"break {self.id!r}: negative MSN or count")
         if self.replaced == 0 and self.start_msn == 0:
             raise ValueError(f"break {self.id!r}: a pod before MSN 0 follows no segment")
+        if any(not 0 < j < self.inserted for j in self.seams):
+            raise ValueError(f"break {self.id!r}: a seam outside the pod")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +174,10 @@ def numbering(
 
     MEDIA-SEQUENCE is the output MSN of the first output segment anchored in the window.
     DISCONTINUITY-SEQUENCE is the origin's plus every seam tag that slid out before that
-    segment: both of a break whose run ended before the window, the opening one alone
-    when the window starts inside a pod or on its closing seam (BIS §6.2.2: the DSN of
-    every segment is invariant across reloads).
+    segment: all of a break whose run ended before the window, the opening one and the
+    pod's own before the first listed pod segment when the window starts inside a pod or
+    on its closing seam (BIS §6.2.2: the DSN of every segment is invariant across
+    reloads).
     """
     if not 0 <= discontinuities_per_break <= 2:
         raise ValueError("a break writes 0, 1 or 2 DISCONTINUITY tags")
@@ -180,9 +187,11 @@ def numbering(
     for record in history:
         opening, closing = _seams(record, discontinuities_per_break)
         if record.start_msn + record.replaced < first:
-            slid += opening + closing
+            slid += opening + len(record.seams) + closing
         elif anchor(record, 0) < first:
-            slid += opening  # the window starts inside the pod or on its closing seam
+            # The window starts inside the pod or on its closing seam.
+            listed = _pod_index(record, first)
+            slid += opening + sum(1 for j in record.seams if j < listed)
         else:
             break
     return Numbering(_first_at(history, first), origin.discontinuity_sequence + slid)
