@@ -91,6 +91,12 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--trust", metavar="TRUST.json", help="trust file for rule bundles")
     parser.add_argument("--state-dir", metavar="DIR", help="bundle store and state directory")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="serving processes sharing the listen ports (0: one per CPU; 1: no supervisor)",
+    )
 
 
 def _env_path(name: str) -> Path | None:
@@ -115,16 +121,19 @@ def _load(args: argparse.Namespace) -> NodeConfig:
         bundle=args.bundle,
         trust=args.trust,
         state_dir=args.state_dir,
+        workers=args.workers,
     )
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvloop
 
-    from edge_assembler.server import logs, runner
+    from edge_assembler.server import logs, runner, workers
 
     config = _load(args)
     access_log_class = logs.configure(config.log)
+    if config.worker_count() > 1:
+        return workers.run(config)
     uvloop.run(runner.serve(config, access_log_class))
     return 0
 

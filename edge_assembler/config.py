@@ -7,6 +7,7 @@ Environment overrides use ``EDGE_ASSEMBLER__<SECTION>__<FIELD>=<TOML value>``
 ``EDGE_ASSEMBLER_LISTEN`` (comma-separated) are shorthands for the common cases.
 """
 
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -274,8 +275,12 @@ class Debug(Base, frozen=True):
 
 
 class NodeConfig(Base, frozen=True):
+    """``workers`` is the number of serving processes sharing the listen ports (0: one per
+    CPU this process may run on; 1: a single process, no supervisor)."""
+
     origins: tuple[Origin, ...] = ()
     listen: tuple[str, ...] = ("127.0.0.1:8080",)
+    workers: Annotated[int, msgspec.Meta(ge=0)] = 0
     admin_prefix: str = "/_edge"
     max_manifest_bytes: Count = 8 * 1024 * 1024
     gzip_min_bytes: Annotated[int, msgspec.Meta(ge=0)] = 1024
@@ -306,6 +311,9 @@ class NodeConfig(Base, frozen=True):
 
     def listen_addresses(self) -> list[tuple[str, int]]:
         return [parse_listen(a) for a in self.listen]
+
+    def worker_count(self) -> int:
+        return self.workers or len(os.sched_getaffinity(0))
 
     def origin_routes(self) -> list[OriginRoute]:
         return [
@@ -338,6 +346,7 @@ def load_config(
     bundle: Iterable[str] = (),
     trust: str | None = None,
     state_dir: str | None = None,
+    workers: int | None = None,
 ) -> NodeConfig:
     """Build the node config from a TOML text, the environment and flag values."""
     raw: dict[str, Any] = {}
@@ -364,6 +373,8 @@ def load_config(
         raw["origins"] = [{"url": origin}]
     if listen := list(listen):
         raw["listen"] = listen
+    if workers is not None:
+        raw["workers"] = workers
     bundles = {
         key: value
         for key, value in (("sources", list(bundle)), ("trust", trust), ("state_dir", state_dir))

@@ -1,5 +1,11 @@
 """Prometheus collectors of one edge app. Label values come from closed sets only
-(routes, outcomes, status codes, reason codes), never from URLs or viewers."""
+(routes, outcomes, status codes, reason codes), never from URLs or viewers.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (the worker processes of ``serve --workers N``),
+prometheus_client keeps every value in a file of that directory, and the exposition merges
+the files of all workers; each gauge's ``multiprocess_mode`` says how."""
+
+import os
 
 from prometheus_client import (
     CollectorRegistry,
@@ -7,7 +13,11 @@ from prometheus_client import (
     Gauge,
     Histogram,
     disable_created_metrics,
+    generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # The *_created series double the exposition size and no dashboard reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -53,8 +63,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        # Gauges of one worker's own state add up over the live workers: a dead worker
+        # answers nothing and holds no cache.
         self.in_flight = Gauge(
-            "edge_assembler_in_flight_requests", "Requests being answered", registry=r
+            "edge_assembler_in_flight_requests",
+            "Requests being answered",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.origin_fetches = Counter(
             "edge_assembler_origin_fetches",
@@ -81,12 +96,16 @@ class Metrics:
             registry=r,
         )
         self.cache_entries = Gauge(
-            "edge_assembler_cache_entries", "Manifests held in the cache", registry=r
+            "edge_assembler_cache_entries",
+            "Manifests held in the cache",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.cache_bytes = Gauge(
             "edge_assembler_cache_bytes",
             "Bytes of manifests held in the cache",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.bytes_streamed = Counter(
             "edge_assembler_streamed_bytes",
@@ -106,25 +125,32 @@ class Metrics:
             ["result", "code"],
             registry=r,
         )
+        # Every worker activates bundles on its own: the bundle gauges show the laggard
+        # worker (lowest revision, soonest expiry, oldest success, stale if any is), so the
+        # node reads as up to date only once all of its workers are.
         self.bundle_active_revision = Gauge(
             "edge_assembler_bundle_active_revision",
             "Revision of the active rule bundle (0: none)",
             registry=r,
+            multiprocess_mode="livemin",
         )
         self.bundle_expiry_seconds = Gauge(
             "edge_assembler_bundle_expiry_seconds",
             "Seconds until the active bundle expires (negative once expired)",
             registry=r,
+            multiprocess_mode="livemin",
         )
         self.bundle_last_success_timestamp = Gauge(
             "edge_assembler_bundle_last_success_timestamp",
             "Unix time of the last activation or confirmed unchanged check",
             registry=r,
+            multiprocess_mode="livemin",
         )
         self.bundle_stale = Gauge(
             "edge_assembler_bundle_stale",
             "1 while the active bundle is past its expiry",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.bundle_stale_requests = Counter(
             "edge_assembler_bundle_stale_requests",
@@ -163,3 +189,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+
+    def exposition(self) -> bytes:
+        """The Prometheus text exposition: of this process, or of every worker when
+        prometheus_client runs in multiprocess mode."""
+        directory = os.environ.get(MULTIPROC_DIR_ENV)
+        if not directory:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)

@@ -4,7 +4,7 @@ document of subtitles padding."""
 
 import msgspec
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from edge_assembler.server import debug, interstitials, subtitles
 from edge_assembler.server.personalise import ASSET_LIST_PATH
@@ -42,9 +42,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     request[ROUTE] = "admin"
-    body = generate_latest(request.app[METRICS].registry)
     return web.Response(
-        body=body,
+        body=request.app[METRICS].exposition(),
         headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"},
     )
 

@@ -63,7 +63,7 @@ async def start_edge(origin_url: str, *extra: str) -> EdgeProcess:
 
 @pytest.fixture
 async def edge_process(origin: Origin) -> AsyncIterator[EdgeProcess]:
-    edge = await start_edge(origin.url)
+    edge = await start_edge(origin.url, "--workers", "1")  # the serving process itself
     yield edge
     if edge.proc.returncode is None:
         edge.proc.kill()

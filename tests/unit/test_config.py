@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import os
 from typing import Any
 
 import msgspec
@@ -67,6 +68,7 @@ def test_file_defaults_equal_flag_defaults() -> None:
 
 FULL = """
 listen = ["0.0.0.0:80", "[::]:8443"]
+workers = 3
 admin_prefix = "/ops/edge"
 max_manifest_bytes = 1048576
 gzip_min_bytes = 0
@@ -126,6 +128,7 @@ def test_every_section() -> None:
             Origin(url="https://vod.example"),
         ),
         listen=("0.0.0.0:80", "[::]:8443"),
+        workers=3,
         admin_prefix="/ops/edge",
         max_manifest_bytes=1_048_576,
         gzip_min_bytes=0,
@@ -300,6 +303,14 @@ def test_errors_name_the_field(text: str, start: str) -> None:
     assert message.startswith(start)
     assert message.endswith("(edge.toml)")
     assert "\x1f" not in message  # the internal field marker never leaks
+
+
+def test_workers_default_to_one_per_usable_cpu() -> None:
+    assert load_config(ORIGIN).worker_count() == len(os.sched_getaffinity(0))
+    assert load_config(ORIGIN, workers=3).worker_count() == 3
+    assert load_config(ORIGIN, env={"EDGE_ASSEMBLER__WORKERS": "1"}).worker_count() == 1
+    with pytest.raises(ConfigError, match=r"^\$\.workers: Expected `int` >= 0"):
+        load_config(ORIGIN, workers=-1)
 
 
 def test_set_value_is_validated_with_its_path() -> None:
@@ -587,6 +598,7 @@ def test_dump_config_is_readable_json() -> None:
     assert set(data) == {
         "origins",
         "listen",
+        "workers",
         "admin_prefix",
         "max_manifest_bytes",
         "gzip_min_bytes",
