@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed-stamp
 LISTEN ?= 127.0.0.1:8080
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test check system-deps browser-deps test-deps clean
+.PHONY: run test check deploy-check system-deps browser-deps test-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
@@ -59,6 +59,12 @@ check: $(STAMP)
 	$(BIN)/ruff check edge_assembler tests bench
 	$(BIN)/mypy edge_assembler
 	$(BIN)/lint-imports
+	$(MAKE) deploy-check
+
+# deploy/: Kubernetes manifests against the Kubernetes schemas, the systemd unit, the alert
+# rules and dashboard queries against the exported metrics (offline).
+deploy-check: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/integration/test_deploy_files.py
 
 test: $(STAMP) system-deps browser-deps test-deps $(NODE_STAMP) check
 	$(BIN)/pytest

@@ -95,6 +95,13 @@ class Metrics:
             "Requests that waited on another request's origin fetch",
             registry=r,
         )
+        # One series per worker ("all" labels each with its pid): the node's CPU by worker.
+        self.cpu_seconds = Gauge(
+            "edge_assembler_cpu_seconds",
+            "CPU time (user + system) this process has used, refreshed every few seconds",
+            registry=r,
+            multiprocess_mode="all",
+        )
         self.cache_entries = Gauge(
             "edge_assembler_cache_entries",
             "Manifests held in the cache",

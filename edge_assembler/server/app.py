@@ -33,6 +33,8 @@ from edge_assembler.server.state import (
 )
 from edge_assembler.tasks import spawn
 
+CPU_REFRESH = 5.0  # seconds between updates of the cpu_seconds gauge
+
 
 def create_app(
     config: NodeConfig,
@@ -51,6 +53,7 @@ def create_app(
     app[LEARNED] = LRUCache(config.cache.learned_manifests)
     app[PERSONALISE] = Personaliser(config, app[METRICS], app[ROUTER])
     app.cleanup_ctx.append(_origins)
+    app.cleanup_ctx.append(_cpu_clock)
     if bundles is None and config.bundles.enabled:
         bundles = BundleManager(config.bundles, metrics=app[METRICS])
     if bundles is not None:
@@ -83,6 +86,22 @@ async def _origins(app: web.Application) -> AsyncIterator[None]:
     yield
     app[READINESS].started = False
     await client.close()
+
+
+async def _cpu_clock(app: web.Application) -> AsyncIterator[None]:
+    """Keep ``cpu_seconds`` current: a scrape may reach another worker of the node."""
+    gauge = app[METRICS].cpu_seconds
+
+    async def tick() -> None:
+        while True:
+            gauge.set(time.process_time())
+            await asyncio.sleep(CPU_REFRESH)
+
+    task = spawn(tick())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _bundles(app: web.Application) -> AsyncIterator[None]:

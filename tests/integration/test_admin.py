@@ -58,4 +58,5 @@ async def test_metrics_cover_requests_origin_cache_and_bytes(edge: Edge, origin:
     assert value("edge_assembler_request_duration_seconds_count", route="manifest") == 2
     assert value("edge_assembler_origin_fetch_duration_seconds_count", kind="manifest") == 1
     assert value("edge_assembler_coalesced_waiters_total") == 0
+    assert value("edge_assembler_cpu_seconds") > 0  # this process's CPU time
     assert value("edge_assembler_cache_entries") == 1

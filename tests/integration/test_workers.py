@@ -129,6 +129,17 @@ async def test_both_workers_answer_and_metrics_add_up(supervisor: Supervisor):
     assert len(set(pids)) == 2
     counts = await request_counts(supervisor.url)
     assert counts[("passthrough", "200")] == REQUESTS
+    # Each worker's CPU time, as its own series (labelled with its pid).
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{supervisor.url}/_edge/metrics") as r,
+    ):
+        text = await r.text()
+    cpu = next(
+        f for f in text_string_to_metric_families(text) if f.name == "edge_assembler_cpu_seconds"
+    )
+    assert {int(s.labels["pid"]) for s in cpu.samples} == supervisor.workers()
+    assert all(s.value > 0 for s in cpu.samples)
 
 
 async def test_a_killed_worker_is_replaced(supervisor: Supervisor):
