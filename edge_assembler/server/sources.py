@@ -10,8 +10,9 @@ edge serves (``server.subtitles``).
 """
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar
 from urllib.parse import urljoin
 
 from cachetools import LRUCache
@@ -29,6 +30,7 @@ from edge_assembler.core.target import parse_target
 from edge_assembler.metrics import Metrics
 from edge_assembler.origin.cache import Entry, ManifestCache
 
+T = TypeVar("T")
 EMPTY_VTT_PATH = "/empty.vtt"  # below the admin prefix (server.subtitles)
 
 Reason = Literal[
@@ -112,11 +114,8 @@ class Manifests:
         if not variants:
             return False  # nothing to play: no rule about liveness can matter
         uri = variants[0].uri
-        try:
-            async with asyncio.timeout(self._settings.asset_timeout):
-                entry = await self._manifest(uri, urljoin(path, uri), cache)
-        except (TimeoutError, OriginTimeout):
-            raise FailOpen("asset_timeout", f"first variant {uri}: no answer in time") from None
+        name = f"first variant {uri}"
+        entry = await self._within(name, self._manifest(uri, urljoin(path, uri), cache))
         model = self.version(entry, "hls").model
         if not isinstance(model, MediaPlaylist):
             raise FailOpen("bad_manifest", f"first variant {uri}: not a media playlist")
@@ -128,12 +127,18 @@ class Manifests:
         """(body version, parsed model) of one asset manifest, or why it is unusable. Every
         fetch the asset takes (an ad master: its rendition too) is within ``asset_timeout``."""
         try:
-            async with asyncio.timeout(self._settings.asset_timeout):
-                return await self._asset(url, content, cache)
-        except (TimeoutError, OriginTimeout):
-            return FailOpen("asset_timeout", f"{url}: no answer in time")
+            return await self._within(url, self._asset(url, content, cache))
         except FailOpen as exc:
             return exc
+
+    async def _within(self, name: str, fetch: Awaitable[T]) -> T:
+        """``fetch`` (of the asset ``name``) within ``asset_timeout``: late is
+        ``FailOpen("asset_timeout")``."""
+        try:
+            async with asyncio.timeout(self._settings.asset_timeout):
+                return await fetch
+        except (TimeoutError, OriginTimeout):
+            raise FailOpen("asset_timeout", f"{name}: no answer in time") from None
 
     async def _asset(self, url: str, content: Content, cache: ManifestCache) -> tuple[str, Version]:
         path = urljoin(content.path, url)

@@ -26,11 +26,7 @@ from tests.integration.personalise_support import (
     mpd,
     signed_bundle,
 )
-
-MASTER = "/vod/content/master.m3u8"
-MEDIA_720 = "/vod/content/720p/index.m3u8"
-MPD = "/dash/content/manifest.mpd"
-FAIL_OPEN = "edge_assembler_fail_open_total"
+from tests.integration.test_personalise import FAIL_OPEN, MASTER, MPD
 
 
 async def fails_open(
