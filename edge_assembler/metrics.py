@@ -178,6 +178,14 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        # Live break history (DESIGN §4): reads, breaks this node recorded first, breaks
+        # another node recorded first, and calls that failed (the request fails open).
+        self.live_history = Counter(
+            "edge_assembler_live_history",
+            "Live break history operations by result (read, recorded, raced, unavailable)",
+            ["result"],
+            registry=r,
+        )
         self.parsed_models = Counter(
             "edge_assembler_parsed_models",
             "Parsed manifest lookups by origin body version (hit: shared parse, miss)",

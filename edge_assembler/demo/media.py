@@ -62,7 +62,8 @@ class Rung:
 
 
 # Told apart in the players by colour and tone (tests/e2e/observe.py): the previous episode
-# (recap ranges are cut from it) and two alternative scenes for the content's chapter point.
+# (recap ranges are cut from it), two alternative scenes for the content's chapter point and
+# a spot as long as a break of the live channel (``channel``).
 ASSETS: Final = (
     Asset("content", 30, "testsrc2", 440, 660, "Content", "Programme"),
     Asset("ad", 10, "color=c=0xE01010", 1000, 1000, "AD", "PUB"),
@@ -70,6 +71,7 @@ ASSETS: Final = (
     Asset("pilot", 12, "color=c=0x10E010", 550, 550, "Previously", "Précédemment"),
     Asset("scene-north", 4, "color=c=0xE0E010", 700, 700, "North", "Nord"),
     Asset("scene-south", 4, "color=c=0xE010E0", 850, 850, "South", "Sud"),
+    Asset("spot", 4, "color=c=0xE08010", 1250, 1250, "Spot", "Spot"),
 )
 LADDER: Final = (
     Rung("360p", 640, 360, 500),

@@ -1,7 +1,8 @@
 """The built-in demo origin: demo media over aiohttp, with cue tags on live playlists.
 
 Routes: ``/vod/...`` serves ``<media_root>/hls/...``, ``/dash/...`` serves
-``<media_root>/dash/...`` and ``/live/...`` serves the live encoder's output directory.
+``<media_root>/dash/...``, ``/live/channel/...`` a simulated live channel looping the
+content (``channel``) and ``/live/...`` serves the live encoder's output directory.
 ffmpeg never writes ad cues, so live media playlists get SCTE-35-style
 ``EXT-X-CUE-OUT``/``-CONT``/``-IN`` tags computed from the media sequence number alone.
 """
@@ -10,7 +11,8 @@ import asyncio
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -18,6 +20,12 @@ from typing import Final
 
 from aiohttp import web
 
+from edge_assembler.demo.channel import (
+    DEFAULT_SCHEDULE,
+    Channel,
+    ChannelError,
+    ChannelSchedule,
+)
 from edge_assembler.demo.media import ASSETS
 
 # aiohttp's guesser serves .ts as application/octet-stream and Python's mimetypes maps
@@ -112,14 +120,24 @@ def create_origin_app(
     *,
     live_root: Path | None = None,
     cues: CueSchedule = CueSchedule(),
+    channel: ChannelSchedule | None = DEFAULT_SCHEDULE,
+    clock: Callable[[], float] = time.time,
 ) -> web.Application:
-    """The demo origin for ``media_root`` (from ``ensure_media``) and ``live_root``."""
-    origin = _Origin(media_root.resolve(), live_root and live_root.resolve(), cues)
+    """The demo origin for ``media_root`` (from ``ensure_media``) and ``live_root``; the
+    simulated channel (none when ``channel`` is None) runs on ``clock``."""
+    origin = _Origin(media_root.resolve(), live_root and live_root.resolve(), cues, channel)
+    channel_routes = _ChannelRoutes(media_root.resolve(), channel, clock) if channel else None
     app = web.Application()
     app.on_response_prepare.append(_allow_any_origin)
     app.router.add_get("/", origin.index)
     app.router.add_get("/vod/{path:.+}", origin.vod)
     app.router.add_get("/dash/{path:.+}", origin.dash)
+    if channel_routes is not None:
+        # Before "/live/{path}", which would match these paths too.
+        app.router.add_get("/live/channel/master.m3u8", channel_routes.master)
+        app.router.add_get(r"/live/channel/{rendition}/index.m3u8", channel_routes.media_playlist)
+        app.router.add_get(r"/live/channel/{rendition}/{msn:\d+}.ts", channel_routes.segment)
+        app.router.add_get("/live/channel/{path:.*}", channel_routes.not_found)
     app.router.add_get("/live/{path:.+}", origin.live)
     return app
 
@@ -151,11 +169,18 @@ def _file_response(path: Path, cache_control: str) -> web.FileResponse:
 class _Origin:
     """Request handlers bound to the served roots."""
 
-    def __init__(self, media_root: Path, live_root: Path | None, cues: CueSchedule):
+    def __init__(
+        self,
+        media_root: Path,
+        live_root: Path | None,
+        cues: CueSchedule,
+        channel: ChannelSchedule | None = None,
+    ):
         self.hls_root = media_root / "hls"
         self.dash_root = media_root / "dash"
         self.live_root = live_root
         self.cues = cues
+        self.channel = channel
 
     async def index(self, _: web.Request) -> web.Response:
         lines = ["Edge Assembler demo origin", "", "VOD (HLS, MPEG-TS):"]
@@ -171,6 +196,14 @@ class _Origin:
             lines.append(
                 f"  cue tags: a {c.segments}-segment break starts when"
                 f" media sequence % {c.every} == {c.at}"
+            )
+        if self.channel is not None:
+            s = self.channel
+            lines += ["", f"Live channel (HLS, the content looped, {s.window}-segment window):"]
+            lines.append("  /live/channel/master.m3u8")
+            lines.append(
+                f"  SCTE-35 cues (EXT-X-CUE-OUT/-IN, EXT-X-DATERANGE SCTE35-OUT): a"
+                f" {s.segments}-segment break starts when media sequence % {s.every} == {s.at}"
             )
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
@@ -200,6 +233,55 @@ class _Origin:
             return _playlist_response(request, text, mtime, LIVE_MASTER_CACHE)
         body = inject_cues(text, self.cues)
         return _playlist_response(request, body, mtime, LIVE_MEDIA_PLAYLIST_CACHE)
+
+
+class _ChannelRoutes:
+    """The simulated channel's handlers. The channel is built on first use: only its routes
+    need the content asset."""
+
+    def __init__(
+        self, media_root: Path, schedule: ChannelSchedule, clock: Callable[[], float]
+    ) -> None:
+        self.media_root = media_root
+        self.schedule = schedule
+        self.clock = clock
+        self._channel: Channel | None = None
+
+    async def _get(self) -> Channel:
+        if self._channel is None:
+            try:
+                self._channel = await asyncio.to_thread(
+                    Channel, self.media_root, self.schedule, self.clock
+                )
+            except ChannelError as exc:
+                raise web.HTTPServiceUnavailable(text=f"live channel unavailable: {exc}") from exc
+        return self._channel
+
+    async def master(self, request: web.Request) -> web.Response:
+        playlist = (await self._get()).master()
+        return _playlist_response(request, playlist.text, playlist.modified, LIVE_MASTER_CACHE)
+
+    async def media_playlist(self, request: web.Request) -> web.Response:
+        channel = await self._get()
+        rendition = request.match_info["rendition"]
+        if rendition not in channel.renditions:
+            raise web.HTTPNotFound()
+        playlist = channel.media_playlist(rendition)
+        if playlist is None:
+            raise web.HTTPNotFound(text="the channel has not published a segment yet")
+        cache = f"max-age={channel.schedule.media_max_age}"
+        return _playlist_response(request, playlist.text, playlist.modified, cache)
+
+    async def segment(self, request: web.Request) -> web.FileResponse:
+        channel = await self._get()
+        msn = request.match_info["msn"]
+        path = channel.segment(request.match_info["rendition"], int(msn))
+        if path is None or str(int(msn)) != msn:  # one URI per MSN
+            raise web.HTTPNotFound()
+        return _file_response(path, LIVE_SEGMENT_CACHE)
+
+    async def not_found(self, _: web.Request) -> web.Response:
+        raise web.HTTPNotFound()
 
 
 def _read_playlist(path: Path) -> tuple[str, float]:

@@ -36,14 +36,17 @@ NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 class SeenBreak(msgspec.Struct, frozen=True, kw_only=True):
     """A break as first seen in the origin window: origin MSN of its first segment, the
-    number of origin segments it spans, the origin's cue lines (text) and when it was seen
-    (unix seconds)."""
+    number of origin segments it spans, the planned duration of its fill (None: unknown,
+    never replaced), the origin's cue lines (text), when it was seen and when its first
+    segment reached the live edge (unix seconds; None: when it was seen)."""
 
     id: str
     start_msn: NonNegative
     replaced: NonNegative
+    duration: Annotated[float, msgspec.Meta(ge=0)] | None = None
     cue: str
     seen_at: float
+    started: float | None = None
 
 
 class HistoryUnavailable(Exception):

@@ -53,6 +53,7 @@ def create_app(
     app[LEARNED] = LRUCache(config.cache.learned_manifests)
     app[PERSONALISE] = Personaliser(config, app[METRICS], app[ROUTER])
     app.cleanup_ctx.append(_origins)
+    app.cleanup_ctx.append(_personaliser)
     app.cleanup_ctx.append(_cpu_clock)
     if bundles is None and config.bundles.enabled:
         bundles = BundleManager(config.bundles, metrics=app[METRICS])
@@ -86,6 +87,11 @@ async def _origins(app: web.Application) -> AsyncIterator[None]:
     yield
     app[READINESS].started = False
     await client.close()
+
+
+async def _personaliser(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[PERSONALISE].close()
 
 
 async def _cpu_clock(app: web.Application) -> AsyncIterator[None]:

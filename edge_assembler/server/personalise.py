@@ -64,6 +64,7 @@ from edge_assembler.core.viewer import (
 )
 from edge_assembler.metrics import Metrics
 from edge_assembler.origin.cache import Entry, Lookup, ManifestCache
+from edge_assembler.server.live import LiveBreaks, LivePlan, without_replacements
 from edge_assembler.server.sources import (
     Content,
     FailOpen,
@@ -80,6 +81,8 @@ log = logging.getLogger("edge_assembler.personalise")
 _M = TypeVar("_M", MediaPlaylist, Mpd)
 _DASH_TYPE = "application/dash+xml"
 _LOGGED_KEPT = 10_000  # (reason, stream) pairs remembered as logged
+# RFC 8216 §6.3.3: a player starts no closer to the live edge than three target durations.
+HOLD_BACK_TARGETS = 3
 ASSET_LIST_PATH = "/interstitials/assets.json"  # below the admin prefix (server.interstitials)
 
 
@@ -180,7 +183,11 @@ class Personaliser:
         self._active = config.session.active_key
         self._manifests = Manifests(self._settings, metrics, router, config.admin_prefix)
         self._cohorts: LRUCache[_CohortKey, _Output] = LRUCache(self._settings.cohort_renders)
+        self._live = LiveBreaks(config.live, metrics)
         self._logged: LRUCache[tuple[str, str], bool] = LRUCache(_LOGGED_KEPT)
+
+    async def close(self) -> None:
+        await self._live.close()
 
     # -- session -------------------------------------------------------------------------
 
@@ -303,6 +310,8 @@ class Personaliser:
                 raise FailOpen("rules_error", f"decide failed: {exc!r}") from exc
             budget.check("decide")
             budget.pause()
+            if isinstance(model, MediaPlaylist) and model.live:
+                decision = await self._live_decision(decision, model, entry, facts, session, snap)
             content = Content(raw_path, session.inputs.master, model)
             sources = await self._fetch(decision.needs, content, request.path, cache)
             budget.resume()
@@ -357,6 +366,41 @@ class Personaliser:
             plan=decision,
             vary=vary,
         )
+
+    async def _live_decision(
+        self,
+        decision: Decision,
+        model: MediaPlaylist,
+        entry: Entry,
+        facts: ManifestFacts,
+        session: Session,
+        snap: ActiveBundle,
+    ) -> Decision:
+        """A live media playlist's plan with its breaks replaced from the stream's history
+        (``server.live``): a session's, through its token; without one, not at all."""
+        edits = without_replacements(decision.edits)
+        plan: LivePlan | None = None
+        if session.token is not None:
+            history = await self._live.history(session.inputs.master, entry.etag, model)
+            plan = self._live.plan(
+                history,
+                facts,
+                session.inputs,
+                session.token,
+                snap.rules,
+                snap.revision,
+                hold_back=HOLD_BACK_TARGETS * model.target_duration,
+            )
+        if plan is None:
+            if len(edits) == len(decision.edits):
+                return decision
+            wanted = {k: decision.needs[k] for k in needs(edits) if k in decision.needs}
+            return decision.amended(edits, wanted, decision.fired, _fingerprint(edits))
+        edits = (plan.edit, *edits)
+        known = {**decision.needs, **plan.needs}
+        wanted = {k: known[k] for k in needs(edits) if k in known}
+        fired = tuple(dict.fromkeys((*decision.fired, *plan.fired)))
+        return decision.amended(edits, wanted, fired, _fingerprint(edits))
 
     def _render(
         self,
@@ -527,6 +571,11 @@ def _decision(snap: ActiveBundle, decision: Decision, sources: _Sources) -> str:
     if not sources.dropped:
         return value
     return f"{value}; dropped={','.join(f'{key}:{why}' for key, why in sources.dropped)}"
+
+
+def _fingerprint(edits: tuple[AnyEdit, ...]) -> str:
+    """The fingerprint of a plan the shell completed (``Decision.fingerprint`` otherwise)."""
+    return hashlib.blake2b(msgspec.json.encode(edits), digest_size=16).hexdigest()
 
 
 def _etag(entry: Entry, snap: ActiveBundle, key: _CohortKey) -> str:

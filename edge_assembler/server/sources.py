@@ -41,6 +41,7 @@ Reason = Literal[
     "invariant",
     "deadline",
     "bad_manifest",
+    "history",
 ]
 Model = Playlist | Mpd
 

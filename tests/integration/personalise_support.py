@@ -142,13 +142,15 @@ def signed_bundle(files: Mapping[str, bytes] = DEMO_RULES, revision: int = 7) ->
 
 
 class Nodes:
-    """Edges in front of ``origin`` with a rules bundle active; ``sets`` are config
-    overrides (``personalise.deadline=...``). Every node has the same session key."""
+    """Edges in front of ``origin`` (or of ``upstream``) with a rules bundle active;
+    ``sets`` are config overrides (``personalise.deadline=...``). Every node has the same
+    session key."""
 
-    def __init__(self, origin: Origin, root: Path) -> None:
+    def __init__(self, origin: Origin, root: Path, upstream: str | None = None) -> None:
         serve_presentation(origin)
         Factory(root).write_trust()
         self.origin = origin
+        self.upstream = upstream or origin.url  # the origin the edges forward to
         self.root = root
         self.runners: list[web.AppRunner] = []
 
@@ -156,7 +158,7 @@ class Nodes:
         state_dir = self.root / f"node{len(self.runners)}"
         base = load_config(
             None,
-            origin=self.origin.url,
+            origin=self.upstream,
             listen=["127.0.0.1:0"],
             sets=[
                 f'session.keys={{{KEY_ID} = "{SECRET}"}}',

@@ -35,6 +35,7 @@ def test_assets_are_the_documented_ones() -> None:
         "pilot": 12,
         "scene-north": 4,
         "scene-south": 4,
+        "spot": 4,
     }
 
 

@@ -15,6 +15,7 @@ import msgspec
 
 from edge_assembler.core.edits.compose import Compose, apply_compose
 from edge_assembler.core.edits.interstitials import AddInterstitial, apply_add_interstitial
+from edge_assembler.core.edits.live_replace import LiveReplace, apply_live_replace
 from edge_assembler.core.edits.renditions import (
     AddRendition,
     DropRenditions,
@@ -49,6 +50,7 @@ from edge_assembler.core.hls.render import render
 AnyEdit = (
     InsertRun
     | ReplaceBreak
+    | LiveReplace
     | Trim
     | Compose
     | AddInterstitial
@@ -81,14 +83,21 @@ def needs(edits: Sequence[AnyEdit]) -> tuple[str, ...]:
             case InsertRun():
                 keys[edit.source] = None
             case ReplaceBreak():
-                keys.update(dict.fromkeys(edit.pod))
-                if edit.slate is not None:
-                    keys[edit.slate] = None
+                _pod_needs(keys, edit)
+            case LiveReplace():
+                for brk in edit.breaks:
+                    _pod_needs(keys, brk.fill)
             case Compose():
                 keys.update(dict.fromkeys(r.source for r in edit.ranges if r.source != SELF))
             case _:
                 pass
     return tuple(keys)
+
+
+def _pod_needs(keys: dict[str, None], edit: ReplaceBreak) -> None:
+    keys.update(dict.fromkeys(edit.pod))
+    if edit.slate is not None:
+        keys[edit.slate] = None
 
 
 def apply(
@@ -171,6 +180,8 @@ def _apply(playlist: Playlist, edit: AnyEdit, fetched: Mapping[str, MediaPlaylis
             return apply_insert_run(_media(playlist, edit), edit, fetched)
         case ReplaceBreak():
             return apply_replace_break(_media(playlist, edit), edit, fetched)
+        case LiveReplace():
+            return apply_live_replace(_media(playlist, edit), edit, fetched)
         case Trim():
             return apply_trim(_media(playlist, edit), edit, fetched)
         case Compose():

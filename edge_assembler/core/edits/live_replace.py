@@ -20,11 +20,20 @@ assumption of ``live.numbering``): a window with one there is refused (the edge 
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
+
+import msgspec
 
 from edge_assembler.core.edits.assemble import assemble
+from edge_assembler.core.edits.base import Edit
 from edge_assembler.core.edits.join import join
-from edge_assembler.core.edits.replace_break import Fill, marker_lines, without_markers
+from edge_assembler.core.edits.replace_break import (
+    Fill,
+    ReplaceBreak,
+    marker_lines,
+    plan_fill,
+    without_markers,
+)
 from edge_assembler.core.edits.seams import EditError, Run, content, dates_of
 from edge_assembler.core.hls.cues import detect_breaks
 from edge_assembler.core.hls.lines import tag, tag_name
@@ -49,6 +58,34 @@ class StreamBreak(NamedTuple):
     id: str
     start_msn: int
     replaced: int
+
+
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class LiveBreak(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A break of the stream's history (``StreamBreak``) with the session's fill of
+    ``planned`` seconds (``fill.break_id`` is the break's id)."""
+
+    start_msn: Count
+    replaced: Count
+    planned: Annotated[float, msgspec.Meta(ge=0)]
+    fill: ReplaceBreak
+
+
+class LiveReplace(Edit, tag="live_replace", frozen=True):
+    """Replace the breaks of a live window that ``breaks`` fills, and number the window
+    from them: every break of the session's history that changes its numbering."""
+
+    breaks: tuple[LiveBreak, ...]
+
+
+def apply_live_replace(
+    playlist: MediaPlaylist, edit: LiveReplace, fetched: Mapping[str, MediaPlaylist]
+) -> MediaPlaylist:
+    fills = {b.fill.break_id: plan_fill(b.fill, fetched, b.planned) for b in edit.breaks}
+    breaks = [StreamBreak(b.fill.break_id, b.start_msn, b.replaced) for b in edit.breaks]
+    return replace_live_breaks(playlist, breaks, fills)
 
 
 def session_history(

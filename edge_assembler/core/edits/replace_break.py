@@ -3,14 +3,15 @@
 The fill is planned on the break's own timeline, from its planned duration ``D``: the
 SCTE-35/cue duration when signalled (the same in every rendition and on every reload),
 else the EXTINF sum of a closed break (SPEC_RULES 44), else unbounded (an open break
-nobody announced the length of). Pod segments go in order while they fit in ``D`` (within
-``TOLERANCE``); the first that does not fit ends the pod, so the pod is trimmed at a
-segment boundary. The rest is filled with the slate, repeated, in whole segments while they
-fit; the remainder, shorter than the next slate segment, is filled by that segment with a
-shorter EXTINF. That is the only EXTINF we shorten: the slate is a still picture, the
-segment's extra media is cut at the discontinuity that follows, and the break keeps its
-exact duration, so the content after it keeps its own dates. Without a slate, the pod ends
-early and the content resumes early.
+nobody announced the length of). Pod segments go in order while they fit in ``D``
+(within ``TOLERANCE``); the first that does not fit ends the pod, so the pod is trimmed
+at a segment boundary; a creative's last segment shorter than ``TOLERANCE`` (an
+encoder's last audio frame) is left out. The rest is filled with the slate, repeated, in
+whole segments while they fit; the remainder, shorter than the next slate segment, is
+filled by that segment with a shorter EXTINF. That is the only EXTINF we shorten: the
+slate is a still picture, the segment's extra media is cut at the discontinuity that
+follows, and the break keeps its exact duration, so the content after it keeps its own
+dates. Without a slate, the pod ends early and the content resumes early.
 
 Only the listed part of the break is replaced: a live window may start inside the break
 (``elapsed_before_window``) or end inside it (an open break). A planned segment is listed
@@ -203,12 +204,22 @@ def _plan(
     out: list[_Planned] = []
     t = 0.0
     for n, source in enumerate(pod):
-        for i, segment in enumerate(source.playlist.segments):
+        segments = _without_remnant(source.playlist.segments)
+        for i, segment in enumerate(segments):
             if t + segment.duration > planned + TOLERANCE:
                 return out + _slate(slate, t, planned, horizon)
             out.append(_Planned(source, i, t, segment.duration, n, 0))
             t += segment.duration
     return out + _slate(slate, t, planned, horizon)
+
+
+def _without_remnant(segments: Sequence[Segment]) -> Sequence[Segment]:
+    """A creative's segments without a last one shorter than ``TOLERANCE``: an encoder's
+    last audio frame in a segment of its own. Every rendition of the creative then has
+    the same segment count, so a pod has the same seams in every rendition."""
+    if len(segments) > 1 and segments[-1].duration < TOLERANCE:
+        return segments[:-1]
+    return segments
 
 
 def _slate(slate: _Source | None, t: float, planned: float, horizon: float) -> list[_Planned]:

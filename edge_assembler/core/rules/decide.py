@@ -82,6 +82,17 @@ class Decision:
 
     __hash__ = None  # type: ignore[assignment]  # equal decisions need not hash alike
 
+    def amended(
+        self,
+        edits: tuple[AnyEdit, ...],
+        needs: Mapping[str, str],
+        fired: tuple[str, ...],
+        fingerprint: str,
+    ) -> "Decision":
+        """This decision with the plan the shell completed (a live stream's replacements,
+        decided break by break); the trace stays this request's own."""
+        return Decision(edits, needs, fired, fingerprint, self._inputs, by_session=self.by_session)
+
     def to_builtins(self) -> dict[str, object]:
         """The decision as JSON-ready data (a dry run, a debug endpoint)."""
         return {

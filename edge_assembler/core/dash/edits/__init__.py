@@ -28,6 +28,7 @@ from edge_assembler.core.dash.model import Mpd
 from edge_assembler.core.edits import AnyEdit
 from edge_assembler.core.edits.compose import Compose
 from edge_assembler.core.edits.interstitials import AddInterstitial
+from edge_assembler.core.edits.live_replace import LiveReplace
 from edge_assembler.core.edits.renditions import (
     AddRendition,
     DropRenditions,
@@ -84,9 +85,10 @@ def _apply(mpd: Mpd, edit: AnyEdit, fetched: Mapping[str, Mpd]) -> Mpd:
             return apply_segment_base(mpd, edit)
         case ResolveUris():
             return apply_resolve_uris(mpd, edit)
-        case AddInterstitial() | ProxyChildUris():
+        case AddInterstitial() | ProxyChildUris() | LiveReplace():
             # HLS-only: interstitials are an HLS feature (BIS App. D); an MPD has no
-            # child playlists to send through the edge.
+            # child playlists to send through the edge, nor implicit segment numbers to
+            # keep across a live stream's updates (its Periods carry their own ids).
             raise EditError(f"{type(edit).__name__} does not apply to an MPD")
         case _:
             assert_never(edit)

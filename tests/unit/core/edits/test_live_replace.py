@@ -4,7 +4,10 @@ pods longer, shorter and empty (DESIGN §4; SPEC_RULES 9-13, 45)."""
 
 import pytest
 
+from edge_assembler.core.edits import apply, needs
 from edge_assembler.core.edits.live_replace import (
+    LiveBreak,
+    LiveReplace,
     StreamBreak,
     replace_live_breaks,
     session_history,
@@ -175,3 +178,24 @@ def test_breaks_that_overlap_are_refused():
     fills = {"brk": fill("three"), "b2": fill("one")}
     with pytest.raises(EditError, match="does not follow"):
         replace_live_breaks(origin(11, 14), [BREAK, StreamBreak("b2", 13, 1)], fills)
+
+
+def test_a_creative_s_last_audio_frame_alone_in_a_segment_is_left_out():
+    # An AAC rendition of a 4 s creative: 2.005 + 2.005 + one 21 ms frame; its video
+    # rendition has two segments. Both fill the break with two segments.
+    fetched = {"audio": pod("x", "2.005", "2.005", "0.021"), "video": pod("v", "2.000", "2.000")}
+    counts = []
+    for key in ("audio", "video"):
+        edit = ReplaceBreak(break_id="brk", pod=(key,), pod_urls=(f"https://ads.example/{key}",))
+        counts.append(plan_fill(edit, fetched, 12).inserted)
+    assert counts == [2, 2]
+
+
+def test_the_live_replace_edit_fills_each_break_from_its_record():
+    edit = LiveReplace(
+        breaks=(LiveBreak(12, 2, 12.0, fill("three").edit),)  # start MSN, replaced, planned
+    )
+    assert needs((edit,)) == ("three",)
+    out = apply(origin(11, 14), [edit], FETCHED)
+    assert isinstance(out, MediaPlaylist)
+    assert render(out).decode() == replaced(11, 14, fill("three"))
