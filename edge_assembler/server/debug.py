@@ -56,7 +56,7 @@ async def render(request: web.Request) -> web.Response:
     else:
         pipeline = request.app[PERSONALISE]
         session = pipeline.session(viewer)
-        upstream = pipeline.origin_upstream(upstream)
+        upstream = pipeline.origin_upstream(upstream, session, viewer.path)
         lookup = await cache.get(upstream.route.index, upstream.url)
         answer = await pipeline.answer(viewer, upstream, lookup, snap, session, cache)
     entry = lookup.entry

@@ -19,7 +19,7 @@ token is valid, when ``[live] history_ttl`` is at least ``[session] ttl`` and
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
@@ -28,8 +28,10 @@ from cachetools import LRUCache
 
 from edge_assembler.config import Live
 from edge_assembler.core.edits import AnyEdit
-from edge_assembler.core.edits.live_replace import LiveBreak, LiveReplace
+from edge_assembler.core.edits.live_replace import LiveBreak, LiveReplace, live_records
 from edge_assembler.core.edits.replace_break import ReplaceBreak
+from edge_assembler.core.edits.seams import EditError
+from edge_assembler.core.hls.live import BreakRecord, translate_blocking_request
 from edge_assembler.core.hls.model import MediaPlaylist
 from edge_assembler.core.hls.sighting import sightings, unrecorded
 from edge_assembler.core.rules import BreakFact, CompiledRules, ManifestFacts, decide
@@ -67,6 +69,10 @@ class LiveBreaks:
         self._read: LRUCache[tuple[str, str], tuple[SeenBreak, ...]] = LRUCache(_VERSIONS_KEPT)
         self._reading: dict[tuple[str, str], asyncio.Future[tuple[SeenBreak, ...]]] = {}
         self._fills: LRUCache[tuple[object, ...], BreakFill] = LRUCache(_FILLS_KEPT)
+        # (token, playlist path) -> the session's last replacement and its numbering.
+        self._numbered: LRUCache[tuple[str, str], tuple[LiveReplace, tuple[BreakRecord, ...]]] = (
+            LRUCache(_FILLS_KEPT)
+        )
 
     async def close(self) -> None:
         await self._history.close()
@@ -111,6 +117,37 @@ class LiveBreaks:
             self._metrics.live_history.labels("recorded" if stored == brk else "raced").inc()
             known[stored.id] = stored
         return tuple(sorted(known.values(), key=lambda b: (b.start_msn, b.id)))
+
+    def remember(
+        self, token: str, path: str, edit: LiveReplace, fetched: Mapping[str, MediaPlaylist]
+    ) -> None:
+        """Keep the numbering of the session's last window of ``path`` for its blocking
+        requests (a player asks for the segment after the last one it was given)."""
+        key = (token, path)
+        known = self._numbered.get(key)
+        if known is not None and known[0] == edit:
+            return
+        try:
+            self._numbered[key] = (edit, live_records(edit, fetched))
+        except EditError:
+            self._numbered.pop(key, None)
+
+    def origin_query(self, token: str, path: str, pairs: Sequence[str]) -> list[str]:
+        """A tokened request's query for the origin (``name=value`` pairs): no delta
+        update (``_HLS_skip``: the edge withdraws them), and a blocking request's
+        ``_HLS_msn``/``_HLS_part`` in origin numbering (BIS §6.2.5.2)."""
+        values = dict(pair.partition("=")[::2] for pair in pairs)
+        kept = [p for p in pairs if p.partition("=")[0] not in _LL_HLS]
+        known = self._numbered.get((token, path))
+        msn, part = _number(values.get("_HLS_msn")), _number(values.get("_HLS_part"))
+        if known is not None and msn is not None:
+            msn, part = translate_blocking_request(known[1], msn, part)
+            kept.append(f"_HLS_msn={msn}")
+            if part is not None:
+                kept.append(f"_HLS_part={part}")
+        else:
+            kept += [p for p in pairs if p.partition("=")[0] in ("_HLS_msn", "_HLS_part")]
+        return kept
 
     def plan(
         self,
@@ -176,3 +213,13 @@ def without_replacements(edits: Sequence[AnyEdit]) -> tuple[AnyEdit, ...]:
     """A live media playlist's plan without the window-only break replacements: its breaks
     are replaced from the history (``LiveBreaks.plan``) or not at all."""
     return tuple(e for e in edits if not isinstance(e, ReplaceBreak))
+
+
+_LL_HLS: Final = frozenset({"_HLS_msn", "_HLS_part", "_HLS_skip"})
+
+
+def _number(value: str | None) -> int | None:
+    """A decimal-integer query value (BIS §6.2.5.2); None when absent or not one."""
+    if value is None or not value.isascii() or not value.isdigit():
+        return None
+    return int(value)

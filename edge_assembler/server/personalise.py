@@ -48,6 +48,7 @@ from edge_assembler.core.dash.model import Mpd
 from edge_assembler.core.dash.render import render as render_mpd
 from edge_assembler.core.edits import AnyEdit, apply, needs
 from edge_assembler.core.edits.interstitials import AddInterstitial
+from edge_assembler.core.edits.live_replace import LiveReplace
 from edge_assembler.core.edits.uris import ProxyTemplate, proxy_template
 from edge_assembler.core.freshness import parse_cache_control
 from edge_assembler.core.hls.model import MediaPlaylist, MultivariantPlaylist
@@ -229,13 +230,19 @@ class Personaliser:
         )
         return Session(inputs, None)
 
-    def origin_upstream(self, upstream: Upstream) -> Upstream:
+    def origin_upstream(
+        self, upstream: Upstream, session: Session | None = None, path: str = ""
+    ) -> Upstream:
         """``upstream`` without the edge's own query parameters (the token and the context
-        parameters): the origin never sees them, and viewers share its cache entries."""
+        parameters): the origin never sees them, and viewers share its cache entries. A
+        session's LL-HLS parameters for the playlist at ``path`` are translated to the
+        origin's numbering (``LiveBreaks.origin_query``)."""
         url, _, query = upstream.url.partition("?")
         if not query:
             return upstream
         kept = [pair for pair in query.split("&") if not self._edge_param(pair)]
+        if session is not None and session.token is not None:
+            kept = self._live.origin_query(session.token, path, kept)
         return Upstream(upstream.route, f"{url}?{'&'.join(kept)}" if kept else url)
 
     def _vary(self, request: web.Request) -> tuple[str, ...]:
@@ -315,6 +322,8 @@ class Personaliser:
             content = Content(raw_path, session.inputs.master, model)
             sources = await self._fetch(decision.needs, content, request.path, cache)
             budget.resume()
+            if session.token is not None:
+                self._remember_numbering(session.token, request.path, decision, sources)
             edits = with_asset_lists(_without(decision.edits, sources.dropped), self._admin_prefix)
             # Without a token, the URL and the context headers decide the plan.
             tokened = token is not None or session.token is not None
@@ -401,6 +410,13 @@ class Personaliser:
         wanted = {k: known[k] for k in needs(edits) if k in known}
         fired = tuple(dict.fromkeys((*decision.fired, *plan.fired)))
         return decision.amended(edits, wanted, fired, _fingerprint(edits))
+
+    def _remember_numbering(
+        self, token: str, path: str, decision: Decision, sources: _Sources
+    ) -> None:
+        for edit in decision.edits:
+            if isinstance(edit, LiveReplace) and not sources.dropped:
+                self._live.remember(token, path, edit, _only(sources.models, MediaPlaylist))
 
     def _render(
         self,

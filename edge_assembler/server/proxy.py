@@ -105,7 +105,7 @@ async def manifest(request: web.Request, upstream: Upstream) -> web.Response:
         lookup = await request.app[CACHE].get(upstream.route.index, upstream.url)
         return manifest_response(request, lookup)
     session = request.app[PERSONALISE].session(request)  # a bad token: 403, origin not asked
-    upstream = request.app[PERSONALISE].origin_upstream(upstream)
+    upstream = request.app[PERSONALISE].origin_upstream(upstream, session, request.path)
     lookup = await request.app[CACHE].get(upstream.route.index, upstream.url)
     return await _personalised(request, upstream, lookup, snap, session)
 

@@ -32,6 +32,7 @@ class OriginState:
     manifests: dict[str, Manifest] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
     seen_headers: list[dict[str, str]] = field(default_factory=list)
+    seen_queries: list[str] = field(default_factory=list)  # of manifest requests
     fail_with: int | None = None  # answer every manifest with this status
     drip_closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -131,6 +132,7 @@ async def manifest(request: web.Request) -> web.Response:
     path = "/" + request.match_info["path"]
     state.hits[path] += 1
     state.seen_headers.append({k.lower(): v for k, v in request.headers.items()})
+    state.seen_queries.append(request.query_string)
     m = state.manifests.get(path)
     if m is None:
         raise web.HTTPNotFound(text="unknown manifest")

@@ -35,8 +35,9 @@ from edge_assembler.core.edits.replace_break import (
     without_markers,
 )
 from edge_assembler.core.edits.seams import EditError, Run, content, dates_of
+from edge_assembler.core.hls.attributes import parse_attributes
 from edge_assembler.core.hls.cues import detect_breaks
-from edge_assembler.core.hls.lines import tag, tag_name
+from edge_assembler.core.hls.lines import classify, tag, tag_name
 from edge_assembler.core.hls.live import (
     BreakRecord,
     anchor,
@@ -83,9 +84,54 @@ class LiveReplace(Edit, tag="live_replace", frozen=True):
 def apply_live_replace(
     playlist: MediaPlaylist, edit: LiveReplace, fetched: Mapping[str, MediaPlaylist]
 ) -> MediaPlaylist:
+    """The window with ``edit``'s breaks replaced, for players (``_for_players``)."""
+    fills, breaks = _planned(edit, fetched)
+    return _for_players(replace_live_breaks(playlist, breaks, fills))
+
+
+def live_records(
+    edit: LiveReplace, fetched: Mapping[str, MediaPlaylist]
+) -> tuple[BreakRecord, ...]:
+    """The history ``edit`` numbers windows from: what blocking requests and rendition
+    reports of the session translate with (``live.translate_blocking_request``)."""
+    fills, breaks = _planned(edit, fetched)
+    return session_history(breaks, fills)
+
+
+def _planned(
+    edit: LiveReplace, fetched: Mapping[str, MediaPlaylist]
+) -> tuple[dict[str, Fill], list[StreamBreak]]:
     fills = {b.fill.break_id: plan_fill(b.fill, fetched, b.planned) for b in edit.breaks}
     breaks = [StreamBreak(b.fill.break_id, b.start_msn, b.replaced) for b in edit.breaks]
-    return replace_live_breaks(playlist, breaks, fills)
+    return fills, breaks
+
+
+def _for_players(playlist: MediaPlaylist) -> MediaPlaylist:
+    """Delta updates withdrawn (BIS §4.4.3.8: a server without CAN-SKIP-UNTIL is never
+    asked for one): the edge asks the origin for whole windows, and numbers them whole.
+    A window whose parts all belonged to replaced segments (it ends in a pod) lists none:
+    it drops EXT-X-PART-INF and PART-HOLD-BACK too (SPEC_RULES 52), as a window of a
+    stream without parts, until the content's parts return."""
+    parted = any(
+        tag_name(raw) == "EXT-X-PART"
+        for raw in (*playlist.tail, *(r for s in playlist.segments for r in s.raw))
+    )
+    gone = {"CAN-SKIP-UNTIL", "CAN-SKIP-DATERANGES"} | (set() if parted else {"PART-HOLD-BACK"})
+    head = []
+    for raw in playlist.head:
+        name = tag_name(raw)
+        if name == "EXT-X-PART-INF" and not parted:
+            continue
+        if name == "EXT-X-SERVER-CONTROL":
+            line = classify(raw)
+            attributes = parse_attributes(line.value, line.number)
+            if any(name in attributes for name in gone):
+                kept = attributes.replace(dict.fromkeys(gone))
+                raw = tag("EXT-X-SERVER-CONTROL", kept.format(), crlf=playlist.crlf)
+        head.append(raw)
+    if head == list(playlist.head):
+        return playlist
+    return playlist.evolve(head=tuple(head), part_target=playlist.part_target if parted else None)
 
 
 def session_history(
