@@ -18,21 +18,30 @@ from edge_assembler.core.target import parse_target
 from edge_assembler.server.state import ROUTE, ROUTER
 
 _MAX_AGE = 300  # the answer depends on the query alone
+_MAX_ASSETS = 16  # assets of one pod
 
 
 async def asset_list(request: web.Request) -> web.Response:
     """``GET {admin_prefix}/interstitials/assets.json?uri=<edge path>[&duration=<s>]``: the
-    asset list of one asset this edge serves (404 for a path no origin serves)."""
+    asset list of assets this edge serves, played back to back: ``uri`` (and its
+    ``duration``) repeated for a pod (404 for a path no origin serves)."""
     request[ROUTE] = "admin"
-    path = request.query.get("uri", "")
-    if not path.startswith("/") or path.startswith("//") or urlsplit(path).scheme:
-        raise BadRequest("bad_param", "uri: expected an edge path, e.g. /vod/ad/master.m3u8")
-    duration = _duration(request.query.get("duration"))
-    if request.app[ROUTER].resolve(parse_target(path)) is None:
-        raise NotFound("no_origin", "no origin serves this path")
-    uri = str(request.url.origin()) + path
+    paths = request.query.getall("uri", [""])
+    durations = request.query.getall("duration", [])
+    if len(paths) > _MAX_ASSETS:
+        raise BadRequest("bad_param", f"uri: at most {_MAX_ASSETS} assets")
+    if len(paths) > 1 and len(durations) != len(paths):
+        raise BadRequest("bad_param", "duration: one for each uri of a pod")
+    assets = []
+    for n, path in enumerate(paths):
+        if not path.startswith("/") or path.startswith("//") or urlsplit(path).scheme:
+            raise BadRequest("bad_param", "uri: expected an edge path, e.g. /vod/ad/master.m3u8")
+        if request.app[ROUTER].resolve(parse_target(path)) is None:
+            raise NotFound("no_origin", "no origin serves this path")
+        duration = _duration(durations[n] if n < len(durations) else None)
+        assets.append((str(request.url.origin()) + path, duration))
     return web.Response(
-        body=asset_list_json([(uri, duration)]),
+        body=asset_list_json(assets),
         headers={"Content-Type": "application/json", "Cache-Control": f"max-age={_MAX_AGE}"},
     )
 

@@ -521,14 +521,25 @@ def with_asset_lists(edits: Iterable[AnyEdit], prefix: str) -> tuple[AnyEdit, ..
 def _listed(edit: AnyEdit, prefix: str) -> AnyEdit:
     if not isinstance(edit, AddInterstitial):
         return edit
+    if edit.pod:  # a live break's pod, back to back
+        if not all(_edge_path(a.uri) for a in edit.pod):
+            return edit
+        pairs = [(k, v) for a in edit.pod for k, v in (("uri", a.uri), ("duration", a.duration))]
+        query = urlencode([(k, v if isinstance(v, str) else f"{v:g}") for k, v in pairs])
+        url = f"{prefix}{ASSET_LIST_PATH}?{query}"
+        return msgspec.structs.replace(edit, pod=(), asset_list=url)
     uri = edit.asset_uri
-    if uri is None or not uri.startswith("/") or uri.startswith("//"):
+    if uri is None or not _edge_path(uri):
         return edit
-    query = {"uri": uri}
+    single = {"uri": uri}
     if edit.duration is not None:
-        query["duration"] = f"{edit.duration:g}"
-    url = f"{prefix}{ASSET_LIST_PATH}?{urlencode(query)}"
+        single["duration"] = f"{edit.duration:g}"
+    url = f"{prefix}{ASSET_LIST_PATH}?{urlencode(single)}"
     return msgspec.structs.replace(edit, asset_uri=None, asset_list=url)
+
+
+def _edge_path(uri: str) -> bool:
+    return uri.startswith("/") and not uri.startswith("//")
 
 
 def _format(path: str, entry: Entry) -> str:

@@ -52,14 +52,24 @@ _QUOTABLE = r'^[^"\r\n]+$'  # RFC 8216 §4.2: a quoted-string has no '"', CR or 
 _LABEL = r"^[A-Za-z_-]+$"
 
 
+class PodAsset(msgspec.Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
+    """One asset of an interstitial pod: its URI and duration (seconds)."""
+
+    uri: str
+    duration: Annotated[float, msgspec.Meta(ge=0)]
+
+
 class AddInterstitial(Edit, tag="add_interstitial", frozen=True):
-    """Schedule the interstitial ``asset_uri`` or ``asset_list`` at ``at`` seconds."""
+    """Schedule the interstitial ``asset_uri`` or ``asset_list`` at ``at`` seconds.
+    ``pod``: assets played back to back, for the shell to serve as an asset list (it
+    sets ``asset_list``; the edit itself names one URI or list)."""
 
     id: QuotedText
     at: float | None = None
     cue: Cue | None = None
     asset_uri: QuotedText | None = None
     asset_list: QuotedText | None = None
+    pod: tuple[PodAsset, ...] = ()
     duration: Seconds | None = None
     planned_duration: Seconds | None = None
     resume_offset: float | None = None

@@ -15,7 +15,7 @@ from datetime import datetime
 from hashlib import blake2b
 from typing import ClassVar, Final
 
-from edge_assembler.core.edits.interstitials import AddInterstitial
+from edge_assembler.core.edits.interstitials import AddInterstitial, PodAsset
 from edge_assembler.core.edits.replace_break import ReplaceBreak
 from edge_assembler.core.edits.splice import InsertRun
 from edge_assembler.core.rules.facts import BreakFact, Kind, ManifestFacts
@@ -298,6 +298,14 @@ class AdBreakPlan(Planner):
         if self.mode == "interstitial":
             cue = _CUES.get(self.slot)
             at = brk.start if brk is not None else self.at or 0.0
+            if brk is not None and p.facts.live:
+                # A live break: one date range whose asset list is the session's pod
+                # (no renumbering; DESIGN §4), the same on every reload.
+                pod = tuple(PodAsset(url, asset.duration or 0.0) for asset, url in chosen)
+                if not pod:
+                    return (), ()
+                total = sum(a.duration for a in pod)
+                return (), (AddInterstitial(id=f"{rule}-{key}", at=at, pod=pod, duration=total),)
             return (), tuple(
                 AddInterstitial(
                     id=f"{rule}-{key}-{n}",

@@ -65,7 +65,9 @@ def _media_facts(playlist: MediaPlaylist, path: str, rendition: str | None) -> M
     breaks = tuple(
         BreakFact(
             id=b.id,
-            start=starts[b.start_index] if b.start_index < len(starts) else playlist.duration,
+            # A live window opening inside a break: its start, before the window.
+            start=(starts[b.start_index] if b.start_index < len(starts) else playlist.duration)
+            - b.elapsed_before_window,
             duration=b.signalled_duration,
         )
         for b in hls_breaks(playlist)

@@ -145,10 +145,17 @@ class EdgeProcess:
         return (self.root / f"{self.name}.log").read_text(errors="replace")[-4000:]
 
 
-def token_for(master: str = MASTER, *, started: float | None = None, sid: str = "viewer") -> str:
+def token_for(
+    master: str = MASTER,
+    *,
+    started: float | None = None,
+    sid: str = "viewer",
+    choices: tuple[tuple[str, str], ...] = (),
+) -> str:
     """A session token as the edge issues it, for a session that started at ``started``."""
     now = time.time()
-    inputs = ContextInputs(sid=sid, start=int(now if started is None else started), master=master)
+    start = int(now if started is None else started)
+    inputs = ContextInputs(sid=sid, start=start, master=master, choices=choices)
     return issue_token(inputs, key_id=KEY_ID, key=SECRET.encode(), expires=int(now) + 3600)
 
 

@@ -5,9 +5,11 @@ restarted between breaks; a viewer joining mid-break sees the channel's break; a
 that is down fails the request open and the edge recovers with it."""
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import aiohttp
 import pytest
@@ -20,6 +22,7 @@ from tests.integration.live.live_support import (
     BEFORE_BREAK,
     MASTER,
     RENDITIONS,
+    SPOT,
     Clock,
     EdgeProcess,
     Viewer,
@@ -42,6 +45,12 @@ def clock() -> Clock:
 async def channel(demo_media: Path, clock: Clock) -> AsyncIterator[str]:
     async with channel_origin(demo_media, clock) as url:
         yield url
+
+
+async def decision(http: aiohttp.ClientSession, url: str) -> str:
+    async with http.get(url) as r:
+        await r.read()
+        return r.headers["X-Edge-Decision"]
 
 
 def assert_three_breaks_replaced(viewer: Viewer) -> None:
@@ -166,6 +175,11 @@ async def test_redis_down_fails_open_and_the_edge_recovers_with_it(
         assert node.metric("edge_assembler_fail_open_total", reason="history") >= 1
         redis_server.start()
         clock.advance(SEGMENT)
+        async with asyncio.timeout(10):  # the client reconnects by itself
+            while True:
+                if "fail-open" not in await decision(http, url):
+                    break
+                await asyncio.sleep(0.05)
         recovered = Viewer(viewer.token)
         for _ in range(8):
             await recovered.reload(http, node.url)
@@ -175,3 +189,36 @@ async def test_redis_down_fails_open_and_the_edge_recovers_with_it(
     pods = recovered.pods(VIDEO)
     assert pods, "no break replaced once Redis was back"
     assert all(len(run) == 2 for run in pods), pods
+
+
+async def test_live_interstitials_keep_the_channel_s_numbering_with_one_date_range_per_break(
+    channel: str, clock: Clock, origin: Origin, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    nodes = Nodes(origin, tmp_path, channel)
+    token = token_for(started=time.time() - 60, choices=(("ads", "interstitials"),))
+    viewer = Viewer(token)
+    ranges: dict[str, str] = {}
+    try:
+        node = await nodes.make()
+        for _ in range(8):
+            for window in (await viewer.reload(http, node.url)).values():
+                assert all(SPOT not in s.uri for s in window.segments)
+                lines = [r for s in window.segments for r in s.raw] + list(window.head)
+                for line in lines:
+                    if "com.apple.hls.interstitial" in line:
+                        found = re.search(r'ID="([^"]+)"', line)
+                        assert found is not None
+                        # The same break: the same date range on every reload.
+                        assert ranges.setdefault(found[1], line) == line
+            clock.advance(SEGMENT)
+        assert len(ranges) >= 2, ranges
+        listed = re.search(r'X-ASSET-LIST="([^"]+)"', next(iter(ranges.values())))
+        assert listed is not None
+        async with http.get(urljoin(node.url, listed[1].replace("&amp;", "&"))) as r:
+            assert r.status == 200
+            assets = (await r.json())["ASSETS"]
+    finally:
+        await nodes.close()
+    assert assets == [{"URI": f"{node.url}/vod/spot/master.m3u8", "DURATION": 4.0}]
+    # The channel's own segments under their own MSNs.
+    assert all(seen.uri == f"{msn}.ts" for msn, seen in viewer.listed[VIDEO].items())
