@@ -308,6 +308,14 @@ class NodeConfig(Base, frozen=True):
                 raise _field(f"listen[{i}]", str(exc)) from None
         if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.admin_prefix):
             raise _field("admin_prefix", f"must look like '/_edge', got {self.admin_prefix!r}")
+        if self.live.history_ttl < self.session.ttl:
+            # A live session's numbering needs every break since it started (README "Live
+            # break replacement").
+            raise _field(
+                "live",
+                f"history_ttl ({self.live.history_ttl:g} s) must be at least session.ttl "
+                f"({self.session.ttl:g} s): a session's breaks stay while its token is valid",
+            )
 
     def listen_addresses(self) -> list[tuple[str, int]]:
         return [parse_listen(a) for a in self.listen]

@@ -136,6 +136,11 @@ class Supervisor:
             loop.add_signal_handler(sig, self._stop, sig)
         count = self.config.worker_count()
         log.info("starting %d workers on %s", count, ", ".join(self.config.listen))
+        if self.config.live.history == "memory":
+            log.warning(
+                'live.history is "memory": each worker records the breaks it sees itself; '
+                "a redis:// history gives the workers (and nodes) one record per break"
+            )
         slots = [asyncio.ensure_future(self._slot(i)) for i in range(count)]
         await self.stopping.wait()
         _, late = await asyncio.wait(slots, timeout=self.config.drain_timeout + STOP_GRACE)

@@ -72,3 +72,12 @@ def test_dump_config_redacts_the_redis_password_unless_asked() -> None:
     assert json.loads(dump_config(config, secrets=True))["live"]["history"] == url
     plain = load_config(ORIGIN + '[live]\nhistory = "redis://redis.internal"\n')
     assert json.loads(dump_config(plain))["live"]["history"] == "redis://redis.internal"
+
+
+def test_a_history_shorter_than_a_session_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"history_ttl .* must be at least session\.ttl"):
+        load_config(None, origin="http://127.0.0.1:9", sets=["live.history_ttl=60"])
+    config = load_config(
+        None, origin="http://127.0.0.1:9", sets=["live.history_ttl=60", "session.ttl=60"]
+    )
+    assert config.live.history_ttl == config.session.ttl == 60
