@@ -50,6 +50,11 @@ VOD_STREAMS = (
     ("DASH ad", "/dash/ad/manifest.mpd"),
 )
 LIVE_STREAM = ("HLS live master", "/live/master.m3u8")
+# The live channel (demo.channel): SCTE-35 breaks the demo rules replace per viewer.
+CHANNEL_STREAMS = (
+    ("HLS live channel", "/live/channel/master.m3u8"),
+    ("DASH live channel", "/live/channel/manifest.mpd"),
+)
 # The demo rules source: the top-level rules/demo of a source checkout.
 RULES_SOURCE = Path(__file__).resolve().parents[2] / "rules" / "demo"
 BUNDLE_NAME = "demo"
@@ -156,6 +161,8 @@ async def _serve(
                 hls=HLS_VOD[1],
                 dash=DASH_VOD[1],
                 node_modules=page.node_modules_dirs(),
+                live_hls=CHANNEL_STREAMS[0][1],
+                live_dash=CHANNEL_STREAMS[1][1],
             )
             edge_app = create_app(edge_config, extra_routes=demo_page)
             edge_runner = await start(edge_app, edge_config, access_log_class)
@@ -170,7 +177,7 @@ async def _serve(
 
 
 def _print_urls(edge: str, origin: str, config: NodeConfig, live: bool) -> None:
-    streams = [*VOD_STREAMS, LIVE_STREAM] if live else list(VOD_STREAMS)
+    streams = [*VOD_STREAMS, *CHANNEL_STREAMS, *([LIVE_STREAM] if live else [])]
     width = max(len(label) for label, _ in streams) + 1
     lines = [
         "",

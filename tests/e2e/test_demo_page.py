@@ -175,3 +175,27 @@ async def _get(session: aiohttp.ClientSession, url: str) -> str:
 
 
 pytestmark = pytest.mark.e2e
+
+
+async def test_demo_page_plays_the_live_channel_through_the_edge(
+    demo_stack: DemoStack, page: Any
+) -> None:
+    edge = demo_stack.edge_url
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(f"{edge}/_edge/demo")
+    await page.check("input[name=stream][value=live]")
+    await page.check("input[name=format][value=hls]")
+    await page.click("#play")
+    await _plays(page, "/live/channel/master.m3u8")
+    url = await _text(page, "#manifest-url")
+    assert url.startswith(f"{edge}/live/channel/master.m3u8?"), url
+    # The player's last manifest is one of the channel's media playlists, made for this
+    # viewer: its windows always show a break (one every 10 s, 12 s windows).
+    assert "/live/channel/" in await _text(page, "#last-manifest")
+    await page.wait_for_function(
+        "document.getElementById('decision').textContent.includes('live-breaks')",
+        timeout=10_000,
+    )
+    assert "fail-open" not in await _text(page, "#decision")
+    assert errors == []

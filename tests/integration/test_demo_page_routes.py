@@ -12,7 +12,7 @@ from aiohttp import web
 
 from edge_assembler.config import load_config
 from edge_assembler.demo import page
-from edge_assembler.demo.run import DASH_VOD, HLS_VOD, _print_urls
+from edge_assembler.demo.run import CHANNEL_STREAMS, DASH_VOD, HLS_VOD, _print_urls
 from edge_assembler.server.app import create_app
 from edge_assembler.server.runner import start, urls
 from tests.conftest import Edge, Origin
@@ -39,6 +39,8 @@ async def demo_edge(origin: Origin) -> AsyncIterator[DemoEdge]:
             hls=HLS_VOD[1],
             dash=DASH_VOD[1],
             node_modules=node_modules,
+            live_hls=CHANNEL_STREAMS[0][1],
+            live_dash=CHANNEL_STREAMS[1][1],
         )
         runner = await start(create_app(config, extra_routes=routes), config)
         runners.append(runner)
@@ -79,6 +81,9 @@ async def test_page_carries_the_origin_and_the_manifest_paths(
     assert f'data-origin="{html.escape(origin.url.rstrip("/"))}"' in text
     assert f'data-hls="{HLS_VOD[1]}"' in text
     assert f'data-dash="{DASH_VOD[1]}"' in text
+    assert 'data-live-hls="/live/channel/master.m3u8"' in text
+    assert 'data-live-dash="/live/channel/manifest.mpd"' in text
+    assert '<input type="radio" name="stream" value="live">' in text
     for src in ("lib/hls.min.js", "lib/dash.all.min.js", "demo.js"):
         assert f'<script src="/_edge/demo/{src}"></script>' in text
     assert '<p id="notice" role="alert"></p>' in text  # nothing to install

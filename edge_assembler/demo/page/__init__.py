@@ -41,10 +41,14 @@ def add_routes(
     hls: str,
     dash: str,
     node_modules: Sequence[Path],
+    live_hls: str = "",
+    live_dash: str = "",
 ) -> None:
     """``{prefix}/demo`` and its files. ``origin`` is the origin's base URL; ``hls`` and
-    ``dash`` are the manifest paths the page plays."""
-    page = _Page(f"{prefix}/demo", prefix, origin, hls, dash, tuple(node_modules))
+    ``dash`` are the manifest paths the page plays, ``live_hls`` and ``live_dash`` those
+    of its live stream (none: the page offers none)."""
+    paths = {"hls": hls, "dash": dash, "live_hls": live_hls, "live_dash": live_dash}
+    page = _Page(f"{prefix}/demo", prefix, origin, paths, tuple(node_modules))
     app.router.add_get(page.base, page.index)
     app.router.add_get(f"{page.base}/lib/{{name}}", page.lib)
     app.router.add_get(f"{page.base}/{{name}}", page.asset)
@@ -56,19 +60,13 @@ class _Page:
         base: str,
         admin: str,
         origin: str,
-        hls: str,
-        dash: str,
+        paths: dict[str, str],
         node_modules: tuple[Path, ...],
     ) -> None:
         self.base = base
         self.node_modules = node_modules
-        self.fields = {
-            "base": base,
-            "admin": admin,
-            "origin": origin.rstrip("/"),
-            "hls": hls,
-            "dash": dash,
-        }
+        self.fields = {"base": base, "admin": admin, "origin": origin.rstrip("/"), **paths}
+        self.fields["live_hidden"] = "" if paths["live_hls"] else "hidden"
         self.template = Template((HERE / "index.html").read_text(encoding="utf-8"))
 
     async def index(self, request: web.Request) -> web.Response:

@@ -1,10 +1,11 @@
 "use strict";
 // Plays the chosen stream through the edge and shows what the edge made of the origin's
-// manifest. The choices travel as query parameters on the manifest URL: lang, device, sid,
-// and when chosen last (history), choice.scene, len (session length) and choice.ads.
+// manifest: the VOD episode or the live channel. The choices travel as query parameters on
+// the manifest URL: lang, device, sid, and when chosen last (history), choice.scene, len
+// (session length) and choice.ads.
 (() => {
   const $ = (id) => document.getElementById(id);
-  const { origin, hls: hlsPath, dash: dashPath } = $("demo").dataset;
+  const { origin, hls: hlsPath, dash: dashPath, liveHls, liveDash } = $("demo").dataset;
   const video = $("video");
   const NONE = "—";
   let stopPlayer = () => {};
@@ -32,7 +33,9 @@
     for (const [id, name] of Object.entries(optional)) {
       if ($(id).value) query.set(name, $(id).value);
     }
-    const path = format === "hls" ? hlsPath : dashPath;
+    const live = document.querySelector("input[name=stream]:checked")?.value === "live";
+    const paths = live ? [liveHls, liveDash] : [hlsPath, dashPath];
+    const path = format === "hls" ? paths[0] : paths[1];
     return { format, lang, path, edgeUrl: `${location.origin}${path}?${query}` };
   }
 
