@@ -6,8 +6,13 @@ Where the loop wraps the timestamps restart, so that segment carries EXT-X-DISCO
 Ad breaks are signalled twice: in-segment ``EXT-X-CUE-OUT`` / ``-CONT`` / ``-IN`` and an
 ``EXT-X-DATERANGE`` whose ``SCTE35-OUT`` is a splice_insert (BIS §4.4.5.1.1). Everything
 follows from the MSN and the clock, so every rendition and every reload agrees.
+
+``DashChannel`` is the same channel as a dynamic MPD: one Period per loop, the breaks as
+SCTE-35 Events in each Period's EventStream.
 """
 
+import base64
+import copy
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +22,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
+from lxml import etree
+from lxml.etree import _Element
+
+from edge_assembler.core.dash.parse import parse as parse_mpd
 from edge_assembler.core.errors import ManifestError
 from edge_assembler.core.hls.dates import format_date
 from edge_assembler.core.hls.model import MediaPlaylist
@@ -30,9 +39,20 @@ RENDITIONS: Final = (
     *(p.partition("/")[0] for p in AUDIO_PLAYLISTS),
 )
 PLAYLIST_NAME: Final = "index.m3u8"
+DASH_MANIFEST: Final = "manifest.mpd"
 RETAINED_SEGMENTS: Final = 60  # a segment stays fetchable this many MSNs after publication
 _TICKS: Final = 90_000  # SCTE 35 §9.8: the 90 kHz clock of every time field
 _SUBTITLES: Final = ',SUBTITLES="subs"'
+DASH_PATH: Final = "/live/channel/manifest.mpd"
+DASH_BASE_URL: Final = f"/dash/{CONTENT}/"  # where the demo origin serves the content's DASH
+TIME_SHIFT_SECONDS: Final = 30
+PRESENTATION_DELAY_SECONDS: Final = 6
+SCTE35_XML_BIN: Final = "urn:scte:scte35:2014:xml+bin"  # SCTE 214-1 §5.3.1.2
+_MPD_NS: Final = "urn:mpeg:dash:schema:mpd:2011"
+_SCTE35_NS: Final = "http://www.scte.org/schemas/35/2016"
+_LIVE_PROFILE: Final = "urn:mpeg:dash:profile:isoff-live:2011"
+# ISO/IEC 23009-1 §5.8.5.7: the client reads the server's clock from a HEAD's Date header.
+_UTC_HEAD: Final = "urn:mpeg:dash:utc:http-head:2014"
 
 
 class ChannelError(Exception):
@@ -142,18 +162,7 @@ class Channel:
         self._renditions: Mapping[str, _Rendition] = MappingProxyType(
             {name: _loop(content / name, playlist, self.loop) for name, playlist in vod.items()}
         )
-        self._check_wraps()
-
-    def _check_wraps(self) -> None:
-        """The timestamps restart where the loop wraps; no break may span that point or end
-        on it, or a player would splice across a discontinuity it did not expect."""
-        s = self.schedule
-        for wrap in range(self.loop, self.loop * (s.every + 1), self.loop):
-            if s.offset(wrap) <= s.segments:
-                raise ChannelError(
-                    f"the loop of {self.loop} segments wraps at MSN {wrap}, inside a break of "
-                    f"{s}; choose another every/at"
-                )
+        _check_wraps(schedule, self.loop)
 
     @property
     def renditions(self) -> tuple[str, ...]:
@@ -223,6 +232,143 @@ class Channel:
         if loop is None or not end - RETAINED_SEGMENTS <= msn < end:
             return None
         return loop.files[msn % self.loop]
+
+
+class DashChannel:
+    """The channel as a dynamic MPD (ISO/IEC 23009-1 §5.3.1.2, DASH-IF IOP v4.3 §4.3).
+
+    The content's fMP4 media times start again every loop, so each loop ``k`` is a Period
+    ``loop-<k>`` from ``k * loop * 2`` s (§5.3.2.1): the content MPD's AdaptationSets with
+    their ``$Number$`` templates from ``startNumber`` 1, the segments fetched from the
+    content's own DASH directory. Segment ``n`` of loop ``k`` is MSN ``k * loop + n - 1`` and
+    becomes available when that MSN is published. The chunks' ``tfdt`` start at 0 (the edit
+    list moves the first frame to 0), so no presentationTimeOffset is needed. Each break of
+    a loop is an Event of the Period's SCTE-35 EventStream (SCTE 214-1 §5.3.1.2), its id and
+    splice_event_id the break's first MSN. The document changes only when a segment is
+    published: it lists the Periods overlapping the time-shift buffer before that moment.
+    """
+
+    def __init__(
+        self,
+        media_root: Path,
+        schedule: ChannelSchedule = DEFAULT_SCHEDULE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.schedule = schedule
+        self._clock = clock
+        path = media_root / "dash" / CONTENT / DASH_MANIFEST
+        try:
+            content = parse_mpd(path.read_bytes())
+        except (OSError, ManifestError) as exc:
+            raise ChannelError(f"cannot read {path}: {exc}") from exc
+        total = content.media_presentation_duration
+        if content.dynamic or len(content.periods) != 1 or not total:
+            raise ChannelError(f"{path} is not a static MPD of one Period")
+        self.loop = round(total / SEGMENT_SECONDS)
+        self.min_buffer_time = content.root.get("minBufferTime", f"PT{2 * SEGMENT_SECONDS}S")
+        self._sets = tuple(_bare(a.element) for a in content.periods[0].adaptation_sets)
+        for template in (t for a in self._sets for t in a.iter(f"{{{_MPD_NS}}}SegmentTemplate")):
+            scale, duration = int(template.get("timescale", "1")), template.get("duration")
+            if duration is None or int(duration) != SEGMENT_SECONDS * scale:
+                raise ChannelError(f"{path}: a SegmentTemplate is not of {SEGMENT_SECONDS} s")
+        _check_wraps(schedule, self.loop)
+
+    @property
+    def period_seconds(self) -> int:
+        return self.loop * SEGMENT_SECONDS
+
+    def loops(self, published: int) -> range:
+        """The loops whose Periods overlap the time-shift buffer when ``published`` MSNs are
+        out, the newest one's Period open."""
+        edge = published * SEGMENT_SECONDS
+        first = max(0, edge - TIME_SHIFT_SECONDS) // self.period_seconds
+        return range(first, edge // self.period_seconds + 1)
+
+    def breaks(self, loop: int) -> list[int]:
+        """The first MSNs of the breaks that start in ``loop``."""
+        msns = range(loop * self.loop, (loop + 1) * self.loop)
+        return [msn for msn in msns if self.schedule.offset(msn) == 0]
+
+    def manifest(self) -> LivePlaylist | None:
+        """The MPD now; None before the first segment is out."""
+        s = self.schedule
+        published = s.published(self._clock())
+        if published == 0:
+            return None
+        modified = s.epoch + published * SEGMENT_SECONDS
+        root = etree.fromstring(f'<MPD xmlns="{_MPD_NS}"/>')  # the default namespace
+        root.attrib.update(
+            {
+                "profiles": _LIVE_PROFILE,
+                "type": "dynamic",
+                "availabilityStartTime": s.date(0),
+                "publishTime": format_date(datetime.fromtimestamp(modified, UTC)),
+                "minimumUpdatePeriod": f"PT{SEGMENT_SECONDS}S",
+                "timeShiftBufferDepth": f"PT{TIME_SHIFT_SECONDS}S",
+                "suggestedPresentationDelay": f"PT{PRESENTATION_DELAY_SECONDS}S",
+                "maxSegmentDuration": f"PT{SEGMENT_SECONDS}S",
+                "minBufferTime": self.min_buffer_time,
+            }
+        )
+        for loop in self.loops(published):
+            root.append(self._period(loop))
+        etree.SubElement(root, _q("UTCTiming"), schemeIdUri=_UTC_HEAD, value=DASH_PATH)
+        text = etree.tostring(root, encoding="unicode", pretty_print=True)
+        return LivePlaylist(f'<?xml version="1.0" encoding="utf-8"?>\n{text}', modified)
+
+    def _period(self, loop: int) -> _Element:
+        start = loop * self.period_seconds
+        period = etree.Element(_q("Period"), id=f"loop-{loop}", start=f"PT{start}S")
+        etree.SubElement(period, _q("BaseURL")).text = DASH_BASE_URL
+        breaks = self.breaks(loop)
+        if breaks:
+            stream = etree.SubElement(
+                period, _q("EventStream"), schemeIdUri=SCTE35_XML_BIN, timescale=str(_TICKS)
+            )
+            duration = round(self.schedule.break_seconds * _TICKS)
+            for msn in breaks:
+                offset = (msn - loop * self.loop) * SEGMENT_SECONDS * _TICKS
+                event = etree.SubElement(
+                    stream,
+                    _q("Event"),
+                    presentationTime=str(offset),
+                    duration=str(duration),
+                    id=str(msn),
+                )
+                payload = splice_insert(msn, self.schedule.break_seconds)
+                binary = base64.b64encode(payload).decode("ascii")
+                event.append(
+                    etree.fromstring(
+                        f'<Signal xmlns="{_SCTE35_NS}"><Binary>{binary}</Binary></Signal>'
+                    )
+                )
+        period.extend(copy.deepcopy(a) for a in self._sets)
+        return period
+
+
+def _q(name: str) -> str:
+    return f"{{{_MPD_NS}}}{name}"
+
+
+def _bare(element: _Element) -> _Element:
+    """A copy of ``element`` without the whitespace between its elements."""
+    bare = copy.deepcopy(element)
+    for node in bare.iter():
+        node.tail = None
+        if node.text is not None and not node.text.strip():
+            node.text = None
+    return bare
+
+
+def _check_wraps(schedule: ChannelSchedule, loop: int) -> None:
+    """The timestamps restart where the loop wraps; no break may span that point or end on
+    it, or a player would splice across a discontinuity it did not expect."""
+    for wrap in range(loop, loop * (schedule.every + 1), loop):
+        if schedule.offset(wrap) <= schedule.segments:
+            raise ChannelError(
+                f"the loop of {loop} segments wraps at MSN {wrap}, inside a break of "
+                f"{schedule}; choose another every/at"
+            )
 
 
 def _master(path: Path) -> str:

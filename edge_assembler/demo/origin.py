@@ -21,10 +21,12 @@ from typing import Final
 from aiohttp import web
 
 from edge_assembler.demo.channel import (
+    DASH_PATH,
     DEFAULT_SCHEDULE,
     Channel,
     ChannelError,
     ChannelSchedule,
+    DashChannel,
 )
 from edge_assembler.demo.media import ASSETS
 
@@ -137,6 +139,7 @@ def create_origin_app(
         app.router.add_get("/live/channel/master.m3u8", channel_routes.master)
         app.router.add_get(r"/live/channel/{rendition}/index.m3u8", channel_routes.media_playlist)
         app.router.add_get(r"/live/channel/{rendition}/{msn:\d+}.ts", channel_routes.segment)
+        app.router.add_get(DASH_PATH, channel_routes.manifest)
         app.router.add_get("/live/channel/{path:.*}", channel_routes.not_found)
     app.router.add_get("/live/{path:.+}", origin.live)
     return app
@@ -199,8 +202,9 @@ class _Origin:
             )
         if self.channel is not None:
             s = self.channel
-            lines += ["", f"Live channel (HLS, the content looped, {s.window}-segment window):"]
+            lines += ["", f"Live channel (the content looped; HLS: a {s.window}-segment window):"]
             lines.append("  /live/channel/master.m3u8")
+            lines.append(f"  {DASH_PATH} (DASH, one Period per loop)")
             lines.append(
                 f"  SCTE-35 cues (EXT-X-CUE-OUT/-IN, EXT-X-DATERANGE SCTE35-OUT): a"
                 f" {s.segments}-segment break starts when media sequence % {s.every} == {s.at}"
@@ -246,6 +250,7 @@ class _ChannelRoutes:
         self.schedule = schedule
         self.clock = clock
         self._channel: Channel | None = None
+        self._dash: DashChannel | None = None
 
     async def _get(self) -> Channel:
         if self._channel is None:
@@ -256,6 +261,16 @@ class _ChannelRoutes:
             except ChannelError as exc:
                 raise web.HTTPServiceUnavailable(text=f"live channel unavailable: {exc}") from exc
         return self._channel
+
+    async def _get_dash(self) -> DashChannel:
+        if self._dash is None:
+            try:
+                self._dash = await asyncio.to_thread(
+                    DashChannel, self.media_root, self.schedule, self.clock
+                )
+            except ChannelError as exc:
+                raise web.HTTPServiceUnavailable(text=f"live channel unavailable: {exc}") from exc
+        return self._dash
 
     async def master(self, request: web.Request) -> web.Response:
         playlist = (await self._get()).master()
@@ -271,6 +286,14 @@ class _ChannelRoutes:
             raise web.HTTPNotFound(text="the channel has not published a segment yet")
         cache = f"max-age={channel.schedule.media_max_age}"
         return _playlist_response(request, playlist.text, playlist.modified, cache)
+
+    async def manifest(self, request: web.Request) -> web.Response:
+        channel = await self._get_dash()
+        mpd = channel.manifest()
+        if mpd is None:
+            raise web.HTTPNotFound(text="the channel has not published a segment yet")
+        cache = f"max-age={channel.schedule.media_max_age}"
+        return _playlist_response(request, mpd.text, mpd.modified, cache, ".mpd")
 
     async def segment(self, request: web.Request) -> web.FileResponse:
         channel = await self._get()
@@ -292,7 +315,7 @@ def _read_playlist(path: Path) -> tuple[str, float]:
 
 
 def _playlist_response(
-    request: web.Request, text: str, mtime: float, cache_control: str
+    request: web.Request, text: str, mtime: float, cache_control: str, suffix: str = ".m3u8"
 ) -> web.Response:
     body = text.encode()
     etag = hashlib.blake2b(body, digest_size=12).hexdigest()
@@ -300,7 +323,7 @@ def _playlist_response(
     if any(tag.value in (etag, "*") for tag in request.if_none_match or ()):
         response = web.Response(status=304, headers=headers)
     else:
-        response = web.Response(body=body, content_type=CONTENT_TYPES[".m3u8"], headers=headers)
+        response = web.Response(body=body, content_type=CONTENT_TYPES[suffix], headers=headers)
     response.etag = etag
     response.last_modified = mtime
     return response

@@ -1,21 +1,28 @@
 """The simulated live channel: windows, cues and SCTE-35 payloads at every clock position."""
 
+import base64
 import re
 from pathlib import Path
 
 import pytest
 
+from edge_assembler.core import dash
+from edge_assembler.core.dash.events import detect_breaks as dash_breaks
+from edge_assembler.core.dash.invariants import check as check_mpd
 from edge_assembler.core.hls.cues import detect_breaks
 from edge_assembler.core.hls.invariants import check, check_reload
 from edge_assembler.core.hls.model import MediaPlaylist
 from edge_assembler.core.hls.parse import parse
 from edge_assembler.core.scte35 import SPLICE_INSERT, Scte35Error, decode
 from edge_assembler.demo.channel import (
+    DASH_PATH,
     RENDITIONS,
     RETAINED_SEGMENTS,
+    SCTE35_XML_BIN,
     Channel,
     ChannelError,
     ChannelSchedule,
+    DashChannel,
     splice_insert,
 )
 
@@ -303,3 +310,183 @@ def test_segments_are_served_while_retained(media_root: Path) -> None:
     assert channel.segment("720p", 100 - RETAINED_SEGMENTS) == content / "720p/seg_010.ts"
     assert channel.segment("720p", 99 - RETAINED_SEGMENTS) is None
     assert channel.segment("subs", 99) is None
+
+
+# --- DASH ------------------------------------------------------------------------------------
+
+# As ffmpeg's dash muxer writes the content (blank lines and tabs included).
+TEMPLATE = (
+    '<SegmentTemplate timescale="1000000" duration="{duration}" '
+    'initialization="init-$RepresentationID$.m4s" '
+    'media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1">\n</SegmentTemplate>'
+)
+
+
+def content_mpd(*, periods: int = 1, duration: int = 2_000_000, kind: str = "static") -> str:
+    template = TEMPLATE.format(duration=duration)
+    video = "".join(
+        f'<Representation id="{i}" mimeType="video/mp4" codecs="avc1.4d401f" bandwidth="{b}" '
+        f'width="{w}" height="{h}">\n\t{template}\n</Representation>\n'
+        for i, (b, w, h) in enumerate(
+            ((500000, 640, 360), (1000000, 960, 540), (2000000, 1280, 720))
+        )
+    )
+    audio = "".join(
+        f'<AdaptationSet id="{i}" contentType="audio" lang="{lang}">\n'
+        f'<Representation id="{i + 2}" mimeType="audio/mp4" codecs="mp4a.40.2" bandwidth="96000">'
+        f"\n{template}\n</Representation>\n</AdaptationSet>\n"
+        for i, lang in ((1, "en"), (2, "fr"))
+    )
+    period = (
+        '<Period id="{n}" start="PT{start}S">\n'
+        f'<AdaptationSet id="0" contentType="video">\n{video}</AdaptationSet>\n{audio}'
+        "</Period>\n"
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" '
+        f'profiles="urn:mpeg:dash:profile:isoff-live:2011" type="{kind}" '
+        f'mediaPresentationDuration="PT{30 * periods}.0S" maxSegmentDuration="PT2.0S" '
+        'minBufferTime="PT4.0S">\n'
+        + "".join(period.format(n=n, start=30 * n) for n in range(periods))
+        + "</MPD>\n"
+    )
+
+
+def write_dash(root: Path, text: str | None = None) -> Path:
+    content = root / "dash" / "content"
+    content.mkdir(parents=True)
+    (content / "manifest.mpd").write_text(content_mpd() if text is None else text)
+    return root
+
+
+@pytest.fixture
+def dash_root(tmp_path: Path) -> Path:
+    return write_dash(tmp_path / "media")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (content_mpd(periods=2), "not a static MPD of one Period"),
+        (content_mpd(kind="dynamic"), "not a static MPD of one Period"),
+        (content_mpd(duration=4_000_000), "a SegmentTemplate is not of 2 s"),
+        ("<MPD", "cannot read"),
+    ],
+    ids=["two-periods", "dynamic", "4s-segments", "not-xml"],
+)
+def test_dash_refuses_content(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ChannelError, match=message):
+        DashChannel(write_dash(tmp_path, text))
+
+
+def test_dash_refuses_missing_media(tmp_path: Path) -> None:
+    with pytest.raises(ChannelError, match="cannot read"):
+        DashChannel(tmp_path)
+
+
+def test_dash_refuses_a_wrap_inside_a_break(dash_root: Path) -> None:
+    with pytest.raises(ChannelError, match="wraps at MSN"):
+        DashChannel(dash_root, ChannelSchedule(every=5, at=0))
+
+
+def test_dash_nothing_before_the_first_segment(dash_root: Path) -> None:
+    clock = Clock(EPOCH + 1.9)
+    channel = DashChannel(dash_root, clock=clock)
+    assert channel.manifest() is None
+    clock.publish(1)
+    assert channel.manifest() is not None
+
+
+def test_dash_update_text(dash_root: Path) -> None:
+    """The MPD after 33 segments: loops 1 (closed) and 2 (open), each break an Event."""
+    clock = Clock(EPOCH)
+    channel = DashChannel(dash_root, clock=clock)
+    clock.publish(33)
+    served = channel.manifest()
+    assert served is not None
+    assert served.modified == EPOCH + 66
+    head, _, rest = served.text.partition("<Period ")
+    assert head == (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" '
+        'profiles="urn:mpeg:dash:profile:isoff-live:2011" type="dynamic" '
+        'availabilityStartTime="2026-01-01T00:00:00.000Z" '
+        'publishTime="2026-01-01T00:01:06.000Z" minimumUpdatePeriod="PT2S" '
+        'timeShiftBufferDepth="PT30S" suggestedPresentationDelay="PT6S" '
+        'maxSegmentDuration="PT2S" minBufferTime="PT4.0S">\n  '
+    )
+    binary = base64.b64encode(splice_insert(31, 4.0)).decode()
+    assert (
+        '  <Period id="loop-2" start="PT60S">\n'
+        "    <BaseURL>/dash/content/</BaseURL>\n"
+        '    <EventStream schemeIdUri="urn:scte:scte35:2014:xml+bin" timescale="90000">\n'
+        '      <Event presentationTime="180000" duration="360000" id="31">\n'
+        '        <Signal xmlns="http://www.scte.org/schemas/35/2016">\n'
+        f"          <Binary>{binary}</Binary>\n"
+        "        </Signal>\n"
+        "      </Event>\n"
+    ) in rest
+    assert served.text.endswith(
+        f'  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-head:2014" value="{DASH_PATH}"/>\n'
+        "</MPD>\n"
+    )
+    mpd = dash.parse(served.text.encode())
+    assert [(p.id, p.start, p.duration) for p in mpd.periods] == [
+        ("loop-1", 30.0, 30.0),
+        ("loop-2", 60.0, None),
+    ]
+    for period in mpd.periods:
+        assert [(a.content_type, a.lang) for a in period.adaptation_sets] == [
+            ("video", None),
+            ("audio", "en"),
+            ("audio", "fr"),
+        ]
+        assert len(list(period.representations())) == 5
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [ChannelSchedule(), ChannelSchedule(every=10, at=6, segments=3)],
+    ids=["default", "every-10"],
+)
+def test_dash_every_update(dash_root: Path, schedule: ChannelSchedule) -> None:
+    """Every update over four loops: the MPD parses and keeps the edge's invariants, lists
+    the Periods overlapping the time-shift buffer (the last open, the others closed by the
+    next one's start), and every break of those loops under its first MSN as id, at the same
+    time on every update that lists it."""
+    clock = Clock(schedule.epoch)
+    channel = DashChannel(dash_root, schedule, clock)
+    seconds = schedule.segments * 2.0
+    starts: dict[str, float] = {}  # break id -> start, over all updates
+    for published in range(1, 4 * LOOP + 2):
+        clock.publish(published)
+        served = channel.manifest()
+        assert served is not None
+        mpd = dash.parse(served.text.encode())
+        where = f"at {published}"
+        assert mpd.dynamic, where
+        assert check_mpd(mpd) == [], where
+        edge = published * 2.0
+        first = int(max(0.0, edge - 30) // 30)
+        loops = range(first, int(edge // 30) + 1)
+        assert [(p.id, p.start) for p in mpd.periods] == [(f"loop-{k}", 30.0 * k) for k in loops]
+        assert [p.duration for p in mpd.periods] == [30.0] * (len(loops) - 1) + [None], where
+        expected = [
+            msn
+            for msn in range(loops[0] * LOOP, (loops[-1] + 1) * LOOP)
+            if schedule.offset(msn) == 0
+        ]
+        breaks = dash_breaks(mpd)
+        assert [b.id for b in breaks] == [str(msn) for msn in expected], where
+        for brk, msn in zip(breaks, expected, strict=True):
+            assert brk.start == msn * 2.0, where
+            assert starts.setdefault(brk.id, brk.start) == brk.start, where
+            assert brk.duration == seconds, where
+            assert brk.period_id == f"loop-{msn // LOOP}", where
+            assert brk.scte35 is not None, where
+            assert brk.scte35.splice_event_id == msn, where
+            assert brk.scte35.break_duration == seconds, where
+        for period in mpd.periods:
+            assert [s.scheme_id_uri for s in period.event_streams] == [SCTE35_XML_BIN], where
+    assert len(starts) == sum(schedule.offset(msn) == 0 for msn in range(5 * LOOP))
