@@ -2,20 +2,21 @@
 
 The demo assets are told apart by colour and tone (``edge_assembler.demo.media.ASSETS``):
 content is testsrc2 with 440 Hz (en) / 660 Hz (fr), the ad solid red with 1000 Hz, the
-recap solid blue with 1500 Hz, the previous episode ``pilot`` solid green with 550 Hz, and
-the alternative scenes ``scene-north`` solid yellow with 700 Hz and ``scene-south`` solid
-magenta with 850 Hz. Two observers produce a ``Timeline`` of labelled samples:
+recap solid blue with 1500 Hz, the previous episode ``pilot`` solid green with 550 Hz, the
+alternative scenes ``scene-north`` solid yellow with 700 Hz and ``scene-south`` solid
+magenta with 850 Hz, and the live channel's ``spot`` solid orange with 1250 Hz. Two
+observers produce a ``Timeline`` of labelled samples:
 
 * ``play``: a harness page (``harness/hls.html`` or ``dash.html``, sampler in
   ``harness/observe.js``) plays a URL in Chromium and draws the video into an 8x8 canvas
   every 100 ms, recording ``(currentTime, label)``; labels ``content``, ``ad``, ``recap``,
-  ``pilot``, ``scene-north``, ``scene-south``, ``black``. The video is muted (autoplay),
-  so the browser gives no audio evidence.
+  ``pilot``, ``scene-north``, ``scene-south``, ``spot``, ``black``. The video is muted
+  (autoplay), so the browser gives no audio evidence.
 * ``ffmpeg_video`` / ``ffmpeg_audio``: ffmpeg as a client decodes the stream; frame ``n`` is
   at ``n / FPS`` (``-fps_mode passthrough`` drops nothing at a timestamp jump), and each
   0.5 s of 8 kHz mono audio is labelled by its strongest demo tone (Goertzel):
   ``content-en``, ``content-fr``, ``ad``, ``recap``, ``pilot``, ``scene-north``,
-  ``scene-south`` or ``silence``.
+  ``scene-south``, ``spot`` or ``silence``.
 
 ``Timeline.runs()`` folds samples into ``Run(start, end, label)`` spans, so a test reads
 e.g. ``assert [r.label for r in runs] == ["content", "ad", "content"]`` and checks the ad
@@ -49,6 +50,7 @@ TONES: Final = {
     700: "scene-north",
     850: "scene-south",
     1000: "ad",
+    1250: "spot",
     1500: "recap",
 }
 # Which of (r, g, b) are high on a solid demo colour (the others are low).
@@ -275,7 +277,10 @@ class Decoded:
     stderr: str
 
 
-async def ffmpeg(*args: str, limit: float = 60) -> Decoded:
+FFMPEG_LIMIT: Final = 60.0  # seconds an ffmpeg run may take beyond the media it must read
+
+
+async def ffmpeg(*args: str, limit: float = FFMPEG_LIMIT) -> Decoded:
     """Run ``ffmpeg -nostdin -v error ARGS``; stdout is captured (raw media on pipe:1)."""
     binary = shutil.which("ffmpeg")
     assert binary is not None, "ffmpeg not found on PATH"
@@ -287,7 +292,7 @@ async def ffmpeg(*args: str, limit: float = 60) -> Decoded:
     )  # fmt: skip
     try:
         out, err = await asyncio.wait_for(proc.communicate(), limit)
-    except TimeoutError:
+    except (TimeoutError, asyncio.CancelledError):  # cancelled: its test is over
         proc.kill()
         await proc.communicate()
         raise
@@ -310,11 +315,17 @@ async def ffmpeg_video(url: str, *, stream: str = "0:v:0") -> tuple[Timeline, De
     return Timeline(tuple(samples)), done
 
 
-async def ffmpeg_audio(url: str, *, lang: str) -> tuple[Timeline, Decoded]:
-    """Tone timeline of the ``lang`` audio rendition of ``url``, one label per 0.5 s."""
+async def ffmpeg_audio(
+    url: str, *, lang: str, seconds: float | None = None
+) -> tuple[Timeline, Decoded]:
+    """Tone timeline of the ``lang`` audio rendition of ``url``, one label per 0.5 s; the
+    first ``seconds`` of it if given (a live stream never ends: ffmpeg reads it in real
+    time, so the run may take that long on top of ``FFMPEG_LIMIT``)."""
+    until = () if seconds is None else ("-t", str(seconds))
     done = await ffmpeg(
         "-i", url, "-map", f"0:a:m:language:{lang}", "-ac", "1",
-        "-ar", str(AUDIO_RATE), "-f", "s16le", "pipe:1",
+        "-ar", str(AUDIO_RATE), *until, "-f", "s16le", "pipe:1",
+        limit=FFMPEG_LIMIT + (seconds or 0),
     )  # fmt: skip
     pcm = array.array("h")
     pcm.frombytes(done.stdout[: len(done.stdout) // 2 * 2])
@@ -322,9 +333,12 @@ async def ffmpeg_audio(url: str, *, lang: str) -> tuple[Timeline, Decoded]:
 
 
 def classify_colour(r: float, g: float, b: float) -> str:
-    """Same thresholds as ``harness/observe.js``: solid colours by which channels are high."""
+    """Same thresholds as ``harness/observe.js``: solid colours by which channels are high
+    (and the orange spot by its mid green)."""
     if max(r, g, b) < 30:
         return "black"
+    if r > 150 and 80 <= g <= 150 and b < 80:  # orange: the one solid with a mid channel
+        return "spot"
     if not all(c > 150 or c < 80 for c in (r, g, b)):
         return "content"
     return _SOLID.get((r > 150, g > 150, b > 150), "content")

@@ -25,15 +25,17 @@ v.addEventListener('error', () => {
 
 // The demo assets differ in colour: ad solid red 0xE01010, recap solid blue 0x1010E0,
 // the pilot solid green 0x10E010, scene-north solid yellow 0xE0E010, scene-south solid
-// magenta 0xE010E0, content testsrc2 (a colourful pattern whose mean is none of them).
+// magenta 0xE010E0, the live channel's spot solid orange 0xE08010, content testsrc2 (a
+// colourful pattern whose mean is none of them).
 // 8x8 mean per channel; the same thresholds as classify_colour in observe.py.
 function classify(r, g, b) {
-  const hi = c => c > 150, lo = c => c < 80;
+  const hi = c => c > 150, lo = c => c < 80, mid = c => c >= 80 && c <= 150;
   if (hi(r) && lo(g) && lo(b)) return 'ad';
   if (lo(r) && lo(g) && hi(b)) return 'recap';
   if (lo(r) && hi(g) && lo(b)) return 'pilot';
   if (hi(r) && hi(g) && lo(b)) return 'scene-north';
   if (hi(r) && lo(g) && hi(b)) return 'scene-south';
+  if (hi(r) && mid(g) && lo(b)) return 'spot';
   if (Math.max(r, g, b) < 30) return 'black';
   return 'content';
 }
