@@ -18,6 +18,7 @@ from aiohttp import web
 
 from edge_assembler.config import Session
 from edge_assembler.core.hls import MediaPlaylist, MultivariantPlaylist, parse
+from edge_assembler.core.hls.dates import segment_dates
 from edge_assembler.core.hls.invariants import check
 from edge_assembler.core.session import issue_token
 from edge_assembler.core.viewer import ContextInputs
@@ -29,8 +30,12 @@ from tests.integration.bundles.conftest import Factory
 from tests.integration.personalise_support import DEMO_RULES, KEY_ID, SECRET
 
 MASTER = "/live/channel/master.m3u8"
-RENDITIONS = ("720p/index.m3u8", "audio_en/index.m3u8")
+# Every rendition of the channel (demo.channel.RENDITIONS), the first one video.
+RENDITIONS = tuple(
+    f"{name}/index.m3u8" for name in ("720p", "360p", "540p", "audio_en", "audio_fr")
+)
 SPOT = "/vod/spot/"
+DATE_TOLERANCE = timedelta(milliseconds=1)
 # A time of the channel just before a break (MSN 601 starts one: 601 % 5 == 1), with
 # the break at the live edge after one more segment.
 BEFORE_BREAK = ChannelSchedule().epoch + 601 * 2.0 - 0.5
@@ -161,12 +166,13 @@ def token_for(
 
 @dataclass
 class Listed:
-    """What one MSN of a rendition named: segment URI, duration and DSN."""
+    """What one MSN of a rendition named: segment URI, duration, DSN and date."""
 
     uri: str
     duration: float
     dsn: int
     discontinuity: bool
+    date: datetime | None
 
 
 @dataclass
@@ -219,11 +225,19 @@ class Viewer:
             before = windows[-1]
             assert window.media_sequence >= before.media_sequence, body.decode()
             assert window.discontinuity_sequence >= before.discontinuity_sequence, body.decode()
-        for i, (segment, dsn) in enumerate(zip(window.segments, window.dsn(), strict=True)):
-            now = Listed(segment.uri, segment.duration, dsn, segment.discontinuity)
+        dates = segment_dates(window)
+        numbered = zip(window.segments, window.dsn(), dates, strict=True)
+        for i, (segment, dsn, date) in enumerate(numbered):
+            now = Listed(segment.uri, segment.duration, dsn, segment.discontinuity, date)
             first = listed.setdefault(window.msn(i), now)
             same = (first.uri, first.duration, first.dsn) == (now.uri, now.duration, now.dsn)
             assert same, (rendition, window.msn(i), first, now, body.decode())
+            # PROGRAM-DATE-TIME: the same date for the same segment on every reload (to the
+            # millisecond a date is written with).
+            if first.date is None or now.date is None:
+                assert first.date == now.date, (rendition, window.msn(i), first, now)
+            else:
+                assert abs(first.date - now.date) <= DATE_TOLERANCE, (rendition, first, now)
         windows.append(window)
 
     def pods(self, rendition: str) -> list[list[int]]:
