@@ -49,13 +49,15 @@ def playlist(text: str) -> MediaPlaylist:
 
 
 @st.composite
-def pods(draw: st.DrawFn, name: str, planned: float) -> Fill:
-    """A pod of 0-3 creatives of 1-4 segments, and now and then a slate."""
+def pods(draw: st.DrawFn, name: str, planned: float, longest: float = TARGET) -> Fill:
+    """A pod of 0-3 creatives of 1-4 segments of at most ``longest`` seconds, and now and
+    then a slate."""
+    seconds = st.integers(1000, round(longest * 1000)).map(lambda ms: ms / 1000)
     fetched: dict[str, MediaPlaylist] = {}
     keys = []
     for n in range(draw(st.integers(1, 3))):
         key = f"{name}-ad{n}"
-        durations = draw(st.lists(SECONDS, min_size=1, max_size=4))
+        durations = draw(st.lists(seconds, min_size=1, max_size=4))
         body = "".join(f"#EXTINF:{d:.3f},\n{key}-{i}.ts\n" for i, d in enumerate(durations))
         fetched[key] = playlist(f"#EXTM3U\n#EXT-X-TARGETDURATION:{TARGET}\n{body}#EXT-X-ENDLIST\n")
         keys.append(key)
@@ -64,7 +66,7 @@ def pods(draw: st.DrawFn, name: str, planned: float) -> Fill:
         slate = f"{name}-slate"
         fetched[slate] = playlist(
             f"#EXTM3U\n#EXT-X-TARGETDURATION:{TARGET}\n"
-            f"#EXTINF:{draw(SECONDS):.3f},\nslate.ts\n#EXT-X-ENDLIST\n"
+            f"#EXTINF:{draw(seconds):.3f},\nslate.ts\n#EXT-X-ENDLIST\n"
         )
     edit = ReplaceBreak(
         break_id=name,

@@ -1,7 +1,8 @@
 """The break history as the edge builds it: each break recorded from the first window that
 shows it (``sighting``), open or closed, from its start or from inside it, is the break
-the origin cued, for segments of one nominal duration with an encoder's jitter (AAC
-segments of 1.984 and 2.005 s); the windows numbered from that history form one stream."""
+the origin cued, for segments of one nominal duration with an encoder's jitter (up to
+15 ms a segment, as AAC segments of 1.984 and 2.005 s); the windows numbered from that
+history form one stream."""
 
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ class Case:
 def cases(draw: st.DrawFn) -> Case:
     nominal = draw(st.sampled_from([2.0, 4.0, 6.0]))
     length = draw(st.integers(12, 40))
-    jitter = st.integers(-30, 30).map(lambda ms: ms / 1000)
+    jitter = st.integers(-15, 15).map(lambda ms: ms / 1000)
     durations = tuple(round(nominal + draw(jitter), 3) for _ in range(length))
     breaks: list[StreamBreak] = []
     position = 1
@@ -36,7 +37,7 @@ def cases(draw: st.DrawFn) -> Case:
         breaks.append(StreamBreak(f"msn-{start}", start, replaced))
         position = start + replaced + 1
     stream = Stream(durations, tuple(breaks), {}, ())
-    fills = {b.id: draw(pods(b.id, stream.planned(b))) for b in breaks}
+    fills = {b.id: draw(pods(b.id, stream.planned(b), longest=nominal)) for b in breaks}
     size = draw(st.integers(3, 8))
     last = draw(st.integers(size - 1, length - 1))
     windows = []
@@ -49,7 +50,8 @@ def cases(draw: st.DrawFn) -> Case:
 def origin_window(stream: Stream, first: int, last: int) -> MediaPlaylist:
     """An encoder's window: CUE-OUT/-CONT/-IN without ids (SPEC_RULES 43), so a break is
     named by its start MSN, from its start or from inside it."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:7"]
+    target = round(max(stream.durations))  # RFC 8216 §4.3.3.1: EXTINF rounded
+    lines = ["#EXTM3U", "#EXT-X-VERSION:6", f"#EXT-X-TARGETDURATION:{target}"]
     lines.append(f"#EXT-X-MEDIA-SEQUENCE:{first}")
     for msn in range(first, last + 1):
         for brk in stream.breaks:

@@ -70,7 +70,9 @@ class Window:
         full = self.full_duration
         if full is None or not math.isfinite(elapsed / full):
             return first
-        before = math.ceil(elapsed / full - 0.01)
+        # Up to 5 % of a segment over a whole number is an encoder's jitter accumulated
+        # over the break (AAC segments of 2.005 s), not the short end of a split one.
+        before = math.ceil(elapsed / full - 0.05)
         return first - before if before <= first else first  # MSNs start at 0
 
     @cached_property
