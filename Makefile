@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed-stamp
 LISTEN ?= 127.0.0.1:8080
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test check deploy-check system-deps browser-deps test-deps clean
+.PHONY: run test check deploy-check bench system-deps browser-deps test-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
@@ -46,6 +46,22 @@ test-deps:
 	  echo "installing redis-server (apt)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server; }
+# The benchmark's closed-loop load tool (bench/loadgen.py): Debian's wrk.
+	@[ -x /usr/bin/wrk ] || { \
+	  echo "installing wrk (apt)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk; }
+# The benchmark's baseline: Debian's nginx, run on a free loopback port by bench/servers.py. A
+# policy-rc.d that denies service starts (unless one is already there) keeps the package's own
+# service on port 80 from starting during the install.
+	@[ -x /usr/sbin/nginx ] || { \
+	  echo "installing nginx (apt; its system service is not started)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) sh -c 'if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      trap "rm -f /usr/sbin/policy-rc.d" EXIT; \
+	      printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
+	    fi; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx'; }
 
 $(NODE_STAMP): package.json package-lock.json | system-deps
 	npm ci --no-audit --no-fund --loglevel=error
@@ -58,6 +74,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check edge_assembler tests bench
 	$(BIN)/ruff check edge_assembler tests bench
 	$(BIN)/mypy edge_assembler
+	$(BIN)/mypy --strict bench
 	$(BIN)/lint-imports
 	$(MAKE) deploy-check
 
@@ -69,5 +86,10 @@ deploy-check: $(STAMP)
 test: $(STAMP) system-deps browser-deps test-deps $(NODE_STAMP) check
 	$(BIN)/pytest
 
+# The latency benchmark (README "Performance"): report.json, report.md and plots in
+# bench-report/. BENCH_ARGS=--quick for a short run.
+bench: $(STAMP) system-deps test-deps
+	$(BIN)/python -m bench --out bench-report $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) node_modules .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis bench-report

@@ -32,7 +32,28 @@ from edge_assembler.core.edits.replace_break import ReplaceBreak
 from edge_assembler.core.hls import MediaPlaylist, parse, render
 from edge_assembler.core.hls.cues import detect_breaks
 
-ROUNDS = 7
+
+@dataclass(frozen=True)
+class Timing:
+    """How calls are timed: the median over ``rounds`` of the mean time per call, each round
+    making as many calls as last at least ``min_seconds`` (the rule of ``Timer.autorange``)."""
+
+    rounds: int = 7
+    min_seconds: float = 0.2
+
+    def per_call_us(self, fn: Callable[[], object]) -> float:
+        timer = timeit.Timer(fn)
+        number = self._calls_per_round(timer)
+        return statistics.median(t / number * 1e6 for t in timer.repeat(self.rounds, number))
+
+    def _calls_per_round(self, timer: timeit.Timer) -> int:
+        """1, 2, 5, 10, 20, 50, ... calls until one batch lasts ``min_seconds``."""
+        power = 1
+        while True:
+            for factor in (1, 2, 5):
+                if timer.timeit(power * factor) >= self.min_seconds:
+                    return power * factor
+            power *= 10
 
 
 @dataclass(frozen=True)
@@ -79,8 +100,8 @@ def ad_pod(segments: int, duration: float) -> str:
 
 
 SCENARIOS = (
-    Scenario("live window, 6 segments, 1 break", live_window(), ad_pod(2, 2.0), 50, None, 10),
-    Scenario("1 h VOD, 600 segments, 3 breaks", vod_hour(), ad_pod(6, 5.0), 2000, 300, None),
+    Scenario("live window, 6 segments, 1 break", live_window(), ad_pod(2, 2.0), 50.0, None, 10.0),
+    Scenario("1 h VOD, 600 segments, 3 breaks", vod_hour(), ad_pod(6, 5.0), 2000.0, 300.0, None),
 )
 
 
@@ -91,14 +112,8 @@ def plan_for(playlist: MediaPlaylist) -> list[AnyEdit]:
     ]
 
 
-def per_call_us(fn: Callable[[], object]) -> float:
-    """Median over ROUNDS of the mean time per call, in microseconds."""
-    timer = timeit.Timer(fn)
-    number, _ = timer.autorange()
-    return statistics.median(t / number * 1e6 for t in timer.repeat(ROUNDS, number))
-
-
-def run_scenario(s: Scenario) -> list[tuple[str, float, float | None]]:
+def run_scenario(s: Scenario, timing: Timing) -> list[dict[str, object]]:
+    """The scenario's rows (``bench.micro``), the baseline first."""
     data = s.text.encode()
     fetched = {"ad": _media(parse(s.pod.encode()))}
     playlist = _media(parse(data))
@@ -117,16 +132,32 @@ def run_scenario(s: Scenario) -> list[tuple[str, float, float | None]]:
 
     assert cohort_hit() == cached()  # warms the memo
 
-    baseline = per_call_us(lambda: m3u8.loads(s.text).dumps())
-    return [
+    us = timing.per_call_us
+    baseline = us(lambda: m3u8.loads(s.text).dumps())
+    steps: list[tuple[str, float, float | None]] = [
         ("m3u8 loads+dumps (baseline)", baseline, None),
-        ("line scan split+join (floor)", per_call_us(lambda: "\n".join(s.text.split("\n"))), None),
-        ("parse", per_call_us(lambda: parse(data)), None),
-        ("render (unedited)", per_call_us(lambda: render(playlist)), None),
-        ("cold: parse+detect+edit+render", per_call_us(cold), s.cold_target_us),
-        ("cached model: edit+render", per_call_us(cached), s.cached_target_us),
-        ("per-viewer render (cohort hit)", per_call_us(cohort_hit), s.cohort_target_us),
+        ("line scan split+join (floor)", us(lambda: "\n".join(s.text.split("\n"))), None),
+        ("parse", us(lambda: parse(data)), None),
+        ("render (unedited)", us(lambda: render(playlist)), None),
+        ("cold: parse+detect+edit+render", us(cold), s.cold_target_us),
+        ("cached model: edit+render", us(cached), s.cached_target_us),
+        ("per-viewer render (cohort hit)", us(cohort_hit), s.cohort_target_us),
     ]
+    return [
+        {
+            "suite": "hls",
+            "scenario": s.name,
+            "step": step,
+            "us": step_us,
+            "baseline_us": baseline,
+            "target_us": target,
+        }
+        for step, step_us, target in steps
+    ]
+
+
+def rows(timing: Timing) -> list[dict[str, object]]:
+    return [row for scenario in SCENARIOS for row in run_scenario(scenario, timing)]
 
 
 def _media(playlist: object) -> MediaPlaylist:
@@ -135,18 +166,7 @@ def _media(playlist: object) -> MediaPlaylist:
 
 
 def main() -> int:
-    print(f"core benchmark: median of {ROUNDS} rounds, microseconds per call\n")
-    failed = 0
-    for scenario in SCENARIOS:
-        rows = run_scenario(scenario)
-        baseline = rows[0][1]
-        print(scenario.name)
-        print(f"  {'step':<36}{'µs':>10}{'x faster than m3u8':>21}{'target µs':>11}")
-        for name, us, target in rows:
-            verdict = ""
-            if target is not None:
-                verdict = f"{target:>11.0f} {'met' if us <= target else 'MISSED'}"
-                failed += us > target
-            print(f"  {name:<36}{us:>10.1f}{baseline / us:>20.1f}x{verdict}")
-        print()
-    return 1 if failed else 0
+    """Time and print this suite alone (``python -m bench`` runs every suite)."""
+    from bench.micro import print_rows  # here: bench.micro imports this module
+
+    return print_rows(rows(Timing()))

@@ -11,9 +11,9 @@ already parsed MPD, then rendered).
 
 from collections.abc import Callable
 
-from mpegdash.parser import MPEGDASHParser
+from mpegdash.parser import MPEGDASHParser  # type: ignore[import-untyped]
 
-from bench.core import per_call_us
+from bench.core import Timing
 from edge_assembler.core import dash
 from edge_assembler.core.dash.edits import apply
 from edge_assembler.core.edits import AnyEdit
@@ -74,26 +74,45 @@ PLANS: tuple[tuple[str, tuple[AnyEdit, ...]], ...] = (
 )
 
 
-def main() -> int:
+SCENARIO = "ffmpeg-shaped MPD, 30 s, 3 video + 2 audio Representations"
+
+
+def rows(timing: Timing) -> list[dict[str, object]]:
+    """The rows (``bench.micro``), the baseline first."""
     fetched = {"ad": dash.parse(AD)}
     parsed = dash.parse(CONTENT)
     text = CONTENT.decode()
-    baseline = per_call_us(lambda: MPEGDASHParser.toprettyxml(MPEGDASHParser.parse(text)))
-    common: list[tuple[str, Callable[[], object]]] = [
+    calls: list[tuple[str, Callable[[], object]]] = [
+        (
+            "mpegdash parse+toprettyxml (baseline)",
+            lambda: MPEGDASHParser.toprettyxml(MPEGDASHParser.parse(text)),
+        ),
         ("parse", lambda: dash.parse(CONTENT)),
         ("render (unedited)", lambda: dash.render(parsed)),
     ]
-    print("DASH: ffmpeg-shaped MPD, 30 s, 3 video + 2 audio Representations")
-    print(f"  {'step':<50}{'µs':>10}{'x faster than mpegdash':>25}")
-    print(f"  {'mpegdash parse+toprettyxml (baseline)':<50}{baseline:>10.1f}{1.0:>24.1f}x")
-    rows = [(name, per_call_us(fn)) for name, fn in common]
     for name, edits in PLANS:
-        rows.append((f"cold: {name}", per_call_us(_cold(edits, fetched))))
-        rows.append((f"cached model: {name}", per_call_us(_cached(parsed, edits, fetched))))
-    for name, us in rows:
-        print(f"  {name:<50}{us:>10.1f}{baseline / us:>24.1f}x")
-    print()
-    return 0
+        calls.append((f"cold: {name}", _cold(edits, fetched)))
+        calls.append((f"cached model: {name}", _cached(parsed, edits, fetched)))
+    timed = [(step, timing.per_call_us(fn)) for step, fn in calls]
+    baseline = timed[0][1]
+    return [
+        {
+            "suite": "dash",
+            "scenario": SCENARIO,
+            "step": step,
+            "us": us,
+            "baseline_us": baseline,
+            "target_us": None,
+        }
+        for step, us in timed
+    ]
+
+
+def main() -> int:
+    """Time and print this suite alone (``python -m bench`` runs every suite)."""
+    from bench.micro import print_rows  # here: bench.micro imports this module
+
+    return print_rows(rows(Timing()))
 
 
 def _cold(edits: tuple[AnyEdit, ...], fetched: dict[str, dash.Mpd]) -> Callable[[], bytes]:

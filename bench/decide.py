@@ -19,15 +19,14 @@ Rows, microseconds per ``decide`` call (median of the rounds):
 import itertools
 import statistics
 import timeit
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
 
+from bench.core import Timing
 from edge_assembler.core.context import ViewerContext
 from edge_assembler.core.rules import CompiledRules, ManifestFacts, compile_documents, decide
 
-ROUNDS = 7
 RULES = 100
 TARGET_US = 20.0
 _COUNTRIES = ("FR", "DE", "US", "GB", "ES", "IT", "JP", "BR", "CA", "NL")
@@ -107,15 +106,10 @@ SESSIONS = tuple(
 )
 
 
-def per_call_us(call: Callable[[], object]) -> float:
-    timer = timeit.Timer(call)
-    number, _ = timer.autorange()
-    return statistics.median(t / number * 1e6 for t in timer.repeat(ROUNDS, number))
-
-
-def first_call_us() -> float:
+def first_call_us(rounds: int) -> float:
+    """The median over ``rounds`` compilations of one ``decide`` on the fresh rules."""
     times = []
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         rules = build()
         start = timeit.default_timer()
         decide(FACTS, CONTEXT, rules)
@@ -123,18 +117,42 @@ def first_call_us() -> float:
     return statistics.median(times)
 
 
-def main() -> int:
+def rows(timing: Timing) -> list[dict[str, object]]:
+    """The rows (``bench.micro``); the first is held to the target."""
     rules = build()
     decision = decide(FACTS, CONTEXT, rules)
     for ctx in SESSIONS:
         decide(FACTS, ctx, rules)
     sessions = itertools.cycle(SESSIONS)
-    us = per_call_us(lambda: decide(FACTS, CONTEXT, rules))
-    verdict = "met" if us <= TARGET_US else "MISSED"
-    print(f"decide benchmark: median of {ROUNDS} rounds, microseconds per call\n")
-    print(f"{RULES} rules, {len(decision.fired)} fired, {len(decision.edits)} edits")
-    print(f"  {'warm rules, typical viewer':<40}{us:>10.1f}   target ≤ {TARGET_US:g} µs: {verdict}")
-    new = per_call_us(lambda: decide(FACTS, next(sessions), rules))
-    print(f"  {'warm rules, a new session per call':<40}{new:>10.1f}")
-    print(f"  {'first decide after compile':<40}{first_call_us():>10.1f}\n")
-    return 0 if us <= TARGET_US else 1
+    steps: list[tuple[str, float, float | None]] = [
+        (
+            "warm rules, typical viewer",
+            timing.per_call_us(lambda: decide(FACTS, CONTEXT, rules)),
+            TARGET_US,
+        ),
+        (
+            "warm rules, a new session per call",
+            timing.per_call_us(lambda: decide(FACTS, next(sessions), rules)),
+            None,
+        ),
+        ("first decide after compile", first_call_us(timing.rounds), None),
+    ]
+    scenario = f"{RULES} rules, {len(decision.fired)} fired, {len(decision.edits)} edits"
+    return [
+        {
+            "suite": "decide",
+            "scenario": scenario,
+            "step": step,
+            "us": us,
+            "baseline_us": None,
+            "target_us": target,
+        }
+        for step, us, target in steps
+    ]
+
+
+def main() -> int:
+    """Time and print this suite alone (``python -m bench`` runs every suite)."""
+    from bench.micro import print_rows  # here: bench.micro imports this module
+
+    return print_rows(rows(Timing()))

@@ -89,35 +89,40 @@ class DemoBundle:
 
 
 def demo_bundle(folder: Path) -> DemoBundle | None:
-    """Build and sign the demo rules bundle (None without a rules/demo source). The key is
-    made once and kept in ``folder``; the revision comes from the clock, so every start
-    moves forward."""
+    """Build and sign the demo rules bundle (None without a rules/demo source)."""
     if not RULES_SOURCE.is_dir():
         _say(f"no {RULES_SOURCE}: the demo runs without a rules bundle")
         return None
+    return signed_bundle(folder, RULES_SOURCE, BUNDLE_NAME)
+
+
+def signed_bundle(folder: Path, source: Path, name: str) -> DemoBundle:
+    """Build and sign the rules of ``source`` (``rules/*.toml``, ``tests/*.json``) as the
+    bundle ``name``, with a key made once and kept in ``folder`` and a trust file naming
+    it. The revision comes from the clock, so every build moves forward."""
     folder.mkdir(parents=True, exist_ok=True)
     key_file, trust_file = folder / "demo.key", folder / "trust.json"
     if not key_file.exists():
         atomic_write(key_file, generate_key().private_pem, mode=0o600)
     key = load_private_key(key_file.read_bytes())
-    entry = trust_entry(public_raw(key), names=[BUNDLE_NAME], comment="edge-assembler demo")
+    entry = trust_entry(public_raw(key), names=[name], comment="edge-assembler demo")
     trust = {"version": 1, "policies": [], "keys": [entry]}
     atomic_write(trust_file, json.dumps(trust, indent=2).encode() + b"\n")
-    files = source_files(RULES_SOURCE)
+    files = source_files(source)
     created = datetime.now(UTC).replace(microsecond=0)
     manifest = make_manifest(
         files,
-        name=BUNDLE_NAME,
+        name=name,
         revision=time.time_ns() // 1_000_000,
         created=created,
         expires=created + timedelta(days=7),
         rules_schema_version=SUPPORTED_SCHEMA_VERSIONS[1],
-        source={"path": "rules/demo"},
+        source={"path": source.name},
     )
     rules_compiler(parse_manifest(manifest), files)
     blob = build_archive({**files, "manifest.json": manifest})
     blob = sign_bundle(blob, key)
-    bundle_file = folder / "demo-rules.tar.gz"
+    bundle_file = folder / f"{name}-rules.tar.gz"
     atomic_write(bundle_file, blob)
     return DemoBundle(bundle_file, trust_file, folder / "node")
 

@@ -1,0 +1,362 @@
+"""The benchmark's output: ``report.json`` (the run as measured), ``report.md`` (tables for
+people, the DESIGN.md §6 targets met or not) and PNG plots; and the progress line shown
+while a run goes.
+
+Latency figures are milliseconds; open-loop latency counts from each request's intended
+start (coordinated-omission corrected), closed-loop latency is wrk's own. Numbers in the
+Markdown keep 3 significant digits. matplotlib is imported only when a report is written.
+"""
+
+import json
+import math
+import re
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
+
+_SCENARIO_NAME = re.compile(r"[a-z0-9-]+")
+# The percentile axis ticks, HDR histogram style: x = 1 / (1 - p).
+_PERCENTILE_TICKS = (50.0, 90.0, 99.0, 99.9, 99.99)
+_LINESTYLES = ("-", "--", ":", "-.")
+_OPEN_COLUMNS = ("p50", "p90", "p99", "p999", "max")
+
+
+def write_report(out: Path, run: Mapping[str, Any]) -> list[Path]:
+    """Write ``report.json``, ``report.md``, ``latency-<scenario>.png`` per scenario with
+    open-loop results and ``throughput-latency.png`` into ``out``; return the paths."""
+    scenarios: Sequence[Mapping[str, Any]] = run["scenarios"]
+    for scenario in scenarios:
+        if not _SCENARIO_NAME.fullmatch(scenario["name"]):
+            raise ValueError(f"scenario name {scenario['name']!r} is not [a-z0-9-]+")
+    out.mkdir(parents=True, exist_ok=True)
+    report_json = out / "report.json"
+    report_json.write_text(json.dumps(run, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    plots = _write_plots(out, scenarios)
+    report_md = out / "report.md"
+    report_md.write_text(_markdown(run, {p.name for p in plots}), encoding="utf-8")
+    return [report_json, report_md, *plots]
+
+
+class Progress:
+    """Progress of ``total`` steps on stderr (or ``stream``): on a terminal one line that
+    updates in place, ``[#####.....] 3/12 label (elapsed 1m02s)``; otherwise one line per
+    step."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, *, width: int = 20) -> None:
+        self._total = max(total, 1)
+        self._stream = sys.stderr if stream is None else stream
+        self._tty = self._stream.isatty()
+        self._width = width
+        self._started = time.monotonic()
+        self._current = 0
+
+    def step(self, label: str) -> None:
+        """Step ``label`` begins (the next of ``total``)."""
+        self._current = min(self._current + 1, self._total)
+        self._show(self._current - 1, label)
+
+    def done(self) -> None:
+        """All steps are finished; a terminal line is ended with a newline."""
+        self._current = self._total
+        self._show(self._total, "done")
+        if self._tty:
+            self._stream.write("\n")
+            self._stream.flush()
+
+    def _show(self, completed: int, label: str) -> None:
+        count = f"{self._current}/{self._total}"
+        elapsed = _duration(time.monotonic() - self._started)
+        if self._tty:
+            filled = self._width * completed // self._total
+            bar = "#" * filled + "." * (self._width - filled)
+            line = f"[{bar}] {count} {label} (elapsed {elapsed})"
+            # Cut to the terminal's width: a wrapped line cannot be redrawn with "\r".
+            columns = shutil.get_terminal_size().columns
+            self._stream.write("\r" + line[: max(columns - 1, 1)] + "\x1b[K")
+        else:
+            self._stream.write(f"[{count}] {label} (elapsed {elapsed})\n")
+        self._stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+# Markdown
+
+
+def _markdown(run: Mapping[str, Any], plots: set[str]) -> str:
+    kind = "quick run" if run.get("quick") else "full run"
+    lines = [
+        "# Edge Assembler benchmark",
+        "",
+        f"Started {run['started']}, took {_num(run['seconds'])} s ({kind}).",
+        "",
+    ]
+    for title in ("machine", "versions", "config"):
+        lines += _table((title, "value"), ((k, _cell(v)) for k, v in run[title].items()))
+        lines.append("")
+    lines += _targets(run["targets"])
+    for scenario in run["scenarios"]:
+        lines += _scenario(scenario, plots)
+    if "throughput-latency.png" in plots:
+        lines += [
+            "## Throughput and latency",
+            "",
+            "Open-loop achieved req/s against p99 latency, per scenario and system.",
+            "",
+            "![throughput vs p99](throughput-latency.png)",
+            "",
+        ]
+    lines += _micro(run["micro"])
+    return "\n".join(lines)
+
+
+def _targets(targets: Sequence[Mapping[str, Any]]) -> list[str]:
+    rows = (
+        (t["what"], t["target"], t["measured"], "met" if t["met"] else "**MISSED**")
+        for t in targets
+    )
+    met = sum(1 for t in targets if t["met"])
+    return [
+        "## Targets (DESIGN.md §6)",
+        "",
+        f"{met} of {len(targets)} met.",
+        "",
+        *_table(("what", "target", "measured", "met"), rows),
+        "",
+    ]
+
+
+def _scenario(scenario: Mapping[str, Any], plots: set[str]) -> list[str]:
+    name = scenario["name"]
+    systems: Mapping[str, Mapping[str, Any]] = scenario["systems"]
+    edge = systems.get("edge", {}).get("closed")
+    rows: list[tuple[str, ...]] = []
+    for system, result in systems.items():
+        closed = result.get("closed")
+        if closed is None:
+            max_rps = ratio = "-"
+        else:
+            max_rps = _num(closed["rps"])
+            if closed["errors"]:
+                max_rps += f" ({closed['errors']:,} errors)"
+            ratio = _ratio(edge["rps"], closed["rps"]) if edge else "-"
+        opens: Sequence[Mapping[str, Any]] = result.get("open") or []
+        if not opens:
+            rows.append((system, max_rps, ratio, *("-",) * 9))
+        for i, o in enumerate(opens):
+            latency = o["latency"]
+            rows.append(
+                (
+                    system,
+                    max_rps if i == 0 else "",
+                    ratio if i == 0 else "",
+                    _num(o["target_rps"]),
+                    _num(o["achieved_rps"]),
+                    *(_num(latency[k]) for k in _OPEN_COLUMNS),
+                    f"{o['errors']:,}",
+                    f"{o['late_sends']:,}",
+                )
+            )
+    header = (
+        "system",
+        "max req/s (closed loop)",
+        "edge ÷ system",
+        "target req/s",
+        "achieved req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "errors",
+        "late sends",
+    )
+    lines = [f"## {name}", ""]
+    if scenario.get("description"):
+        lines += [scenario["description"], ""]
+    if "url_count" in scenario:
+        lines += [f"Distinct URLs requested: {scenario['url_count']:,}.", ""]
+    lines += [
+        *_table(header, rows),
+        "",
+        "Max req/s: closed loop (wrk); edge ÷ system: the edge's max req/s over that system's. "
+        "Open loop at fixed arrival rates, latency from each request's intended start "
+        "(coordinated omission corrected); late sends: requests the load generator itself "
+        "sent more than 1 ms late.",
+        "",
+    ]
+    notes: Sequence[str] = scenario.get("notes") or []
+    if notes:
+        lines += [*(f"- {note}" for note in notes), ""]
+    metrics: Mapping[str, Any] = scenario.get("metrics") or {}
+    if metrics:
+        lines += [*_table(("metric", "value"), ((k, _cell(v)) for k, v in metrics.items())), ""]
+    if f"latency-{name}.png" in plots:
+        lines += [f"![{name} latency by percentile](latency-{name}.png)", ""]
+    return lines
+
+
+def _micro(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    table: list[tuple[str, ...]] = []
+    for row in rows:
+        us: float = row["us"]
+        baseline: float | None = row.get("baseline_us")
+        target: float | None = row.get("target_us")
+        table.append(
+            (
+                row["suite"],
+                row["scenario"],
+                row["step"],
+                _num(us),
+                _ratio(baseline, us) if baseline else "-",
+                f"≤ {_num(target)}" if target else "-",
+                ("met" if us <= target else "**MISSED**") if target else "-",
+            )
+        )
+    header = ("suite", "scenario", "step", "µs", "x faster than baseline", "target µs", "met")
+    return ["## Micro benchmarks (pure core)", "", *_table(header, table), ""]
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]
+
+
+def _num(x: float) -> str:
+    """``x`` to 3 significant digits; thousands grouped (12,300), no exponent above 1."""
+    if isinstance(x, int) and not isinstance(x, bool) and abs(x) < 1000:
+        return str(x)
+    if not math.isfinite(x):
+        return str(x)
+    rounded = float(f"{x:.3g}")
+    if abs(rounded) >= 1000:
+        return f"{rounded:,.0f}"
+    return f"{x:.3g}"
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{_num(a / b)}x" if b else "-"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return _num(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
+# Plots
+
+
+def _write_plots(out: Path, scenarios: Sequence[Mapping[str, Any]]) -> list[Path]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    def save(fig: Figure, name: str) -> Path:
+        # Figures made without pyplot are not registered anywhere: nothing to close.
+        FigureCanvasAgg(fig)
+        path = out / name
+        fig.savefig(path, dpi=110)
+        return path
+
+    paths: list[Path] = []
+    for scenario in scenarios:
+        fig = Figure(figsize=(9, 5.5), layout="constrained")
+        if _latency_plot(fig.add_subplot(), scenario):
+            paths.append(save(fig, f"latency-{scenario['name']}.png"))
+    with_open = [s for s in scenarios if any(r.get("open") for r in s["systems"].values())]
+    if with_open:
+        cols = min(2, len(with_open))
+        rows = math.ceil(len(with_open) / cols)
+        fig = Figure(figsize=(6 * cols, 4.2 * rows), layout="constrained")
+        axes = list(fig.subplots(rows, cols, squeeze=False).flat)
+        for ax, scenario in zip(axes, with_open, strict=False):
+            _throughput_plot(ax, scenario)
+        for ax in axes[len(with_open) :]:
+            ax.set_visible(False)
+        paths.append(save(fig, "throughput-latency.png"))
+    return paths
+
+
+def _latency_plot(ax: "Axes", scenario: Mapping[str, Any]) -> bool:
+    """Percentile curves, one line per system (colour) and rate (line style); False when
+    the scenario has no open-loop histogram to draw."""
+    from matplotlib.ticker import NullLocator
+
+    drawn = False
+    top = 1 / (1 - _PERCENTILE_TICKS[-1] / 100)
+    for colour, (system, result) in enumerate(scenario["systems"].items()):
+        for i, o in enumerate(result.get("open") or []):
+            points = [(p, ms) for p, ms in o["histogram"] if p < 100 and ms > 0]
+            if not points:
+                continue
+            xs = [1 / (1 - p / 100) for p, _ in points]
+            top = max(top, *xs)
+            ax.plot(
+                xs,
+                [ms for _, ms in points],
+                color=f"C{colour % 10}",
+                linestyle=_LINESTYLES[i % len(_LINESTYLES)],
+                label=f"{system} @ {_num(o['target_rps'])} req/s",
+            )
+            drawn = True
+    if not drawn:
+        return False
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(1, top)
+    ax.set_xticks(
+        [1 / (1 - p / 100) for p in _PERCENTILE_TICKS], [f"{p:g}" for p in _PERCENTILE_TICKS]
+    )
+    ax.xaxis.set_minor_locator(NullLocator())
+    _plain_log_labels(ax.yaxis)
+    ax.set_xlabel("percentile")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(f"{scenario['name']}: latency by percentile (open loop, CO corrected)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return True
+
+
+def _throughput_plot(ax: "Axes", scenario: Mapping[str, Any]) -> None:
+    """Achieved req/s against p99, points connected, one line per system."""
+    for colour, (system, result) in enumerate(scenario["systems"].items()):
+        opens = sorted(result.get("open") or [], key=lambda o: o["achieved_rps"])
+        points = [(o["achieved_rps"], o["latency"]["p99"]) for o in opens]
+        points = [(x, y) for x, y in points if x > 0 and y > 0]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", color=f"C{colour % 10}", label=system)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _plain_log_labels(ax.xaxis)
+    _plain_log_labels(ax.yaxis)
+    ax.set_xlabel("achieved req/s")
+    ax.set_ylabel("p99 latency (ms)")
+    ax.set_title(scenario["name"])
+    ax.grid(True, which="major", alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=7)
+
+
+def _plain_log_labels(axis: "Axis") -> None:
+    """Label a log axis 0.5, 2, 30 rather than 5 x 10^-1."""
+    from matplotlib.ticker import LogFormatter
+
+    axis.set_major_formatter(LogFormatter())
+    axis.set_minor_formatter(LogFormatter())

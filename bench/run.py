@@ -1,0 +1,355 @@
+"""One benchmark run: the pure-core micro benchmarks, then every load scenario against the
+edge and its baselines, in the same run on the same machine, into one run dict
+(``bench.report``; /tmp/… paths never leave this module).
+
+For each system of a scenario: a warm-up, the maximum sustainable throughput (closed loop,
+wrk), then latency at fixed arrival rates of 25/50/75 % of that maximum (open loop,
+coordinated-omission corrected, ``bench.loadgen``). Then the scenarios without a ramp: a
+bundle hot swap under load and the edge's cold start.
+"""
+
+import asyncio
+import contextlib
+import os
+import platform
+import statistics
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+
+from bench import loadgen, servers, stack
+from bench.micro import micro_rows
+from bench.model import OpenLoop
+from bench.report import Progress
+from bench.scenarios import (
+    NGINX,
+    REWRITER,
+    SCENARIOS,
+    SPECIAL,
+    STATIC,
+    Baseline,
+    Context,
+    Scenario,
+    Settings,
+)
+from edge_assembler.demo.media import ensure_media
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+MEDIA_CACHE: Final = REPO_ROOT / ".cache" / "demo-media"
+SWAP_FRACTION: Final = 0.5
+COLD_STARTS: Final = 3
+Json = dict[str, Any]
+
+
+async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
+    """Measure the scenarios ``names`` (all when empty) and return the run dict."""
+    started = time.monotonic()
+    chosen = [s for s in SCENARIOS if not names or s.name in names]
+    special = [name for name in SPECIAL if not names or name in names]
+    steps = 1 + sum(1 + len(s.baselines) for s in chosen) + len(special)
+    progress = Progress(steps)
+    progress.step("micro benchmarks")
+    micro = micro_rows(settings.micro_rounds)
+    media = ensure_media(MEDIA_CACHE)
+    results: list[Json] = []
+    async with contextlib.AsyncExitStack() as stack_:
+        origin = await stack_.enter_async_context(stack.origin(media, logs))
+        edge = await stack_.enter_async_context(
+            stack.edge(origin.url, logs, workers=settings.workers)
+        )
+        http = await stack_.enter_async_context(aiohttp.ClientSession())
+        ctx = Context(edge.url, origin.url, http, settings)
+        for scenario in chosen:
+            results.append(await _scenario(scenario, ctx, edge, media, progress))
+        if "bundle-hot-swap" in special:
+            progress.step("bundle-hot-swap")
+            results.append(await _hot_swap(ctx, edge, results))
+    if "cold-start" in special:
+        progress.step("cold-start")
+        results.append(await _cold_start(settings, logs))
+    progress.done()
+    return {
+        "started": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "seconds": round(time.monotonic() - started, 1),
+        "quick": settings.quick,
+        "machine": _machine(),
+        "versions": _versions(),
+        "config": {
+            "workers": settings.workers,
+            "connections": settings.connections,
+            "closed_seconds": settings.closed_seconds,
+            "open_seconds": settings.open_seconds,
+            "load_fractions": list(settings.fractions),
+            "sessions": settings.sessions,
+            "live_sessions": settings.live_sessions,
+        },
+        "scenarios": results,
+        "micro": micro,
+        "targets": targets(results, micro),
+    }
+
+
+async def _scenario(
+    scenario: Scenario, ctx: Context, edge: stack.Edge, media: Path, progress: Progress
+) -> Json:
+    progress.step(f"{scenario.name}: edge")
+    urls = await scenario.urls(ctx)
+    before = await _origin_requests(ctx)
+    systems: Json = {"edge": await _ramp(urls, ctx.settings)}
+    notes: list[str] = []
+    metrics: dict[str, float] = {}
+    if scenario.coalescing:
+        served = _served(systems["edge"])
+        fetched = await _origin_requests(ctx) - before
+        metrics["origin_requests_per_1k"] = round(1000 * fetched / max(served, 1), 3)
+        notes.append(f"origin requests: {fetched} for {served} viewer requests")
+    if scenario.memory:
+        metrics["rss_mb_per_worker"] = await _memory(scenario, ctx, edge)
+        notes.append(
+            f"RSS: the largest worker after {ctx.settings.live_sessions} sessions each "
+            "loaded their playlist"
+        )
+    body = await _answer(ctx.http, urls[0])
+    for baseline in scenario.baselines:
+        progress.step(f"{scenario.name}: {baseline.system}")
+        async with _baseline(baseline, body, ctx, media) as (base, paths):
+            systems[baseline.system] = await _ramp([base + p for p in paths], ctx.settings)
+    return {
+        "name": scenario.name,
+        "description": scenario.description,
+        "url_count": len(urls),
+        "systems": systems,
+        "notes": notes,
+        "metrics": metrics,
+    }
+
+
+@contextlib.asynccontextmanager
+async def _baseline(
+    baseline: Baseline, body: bytes, ctx: Context, media: Path
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """The baseline's base URL and the paths to ask it for."""
+    if baseline.system == NGINX:
+        async with servers.nginx(media / "hls") as running:
+            yield running.url, [baseline.path]
+    elif baseline.system == STATIC:
+        async with servers.static_body(body, "application/octet-stream") as running:
+            yield running.url, ["/"]
+    elif baseline.system == REWRITER:
+        async with servers.naive_rewriter(
+            ctx.origin, baseline.pod, ad_offsets=baseline.offsets
+        ) as running:
+            yield running.url, [baseline.path]
+    else:
+        raise ValueError(f"unknown baseline {baseline.system}")
+
+
+async def _ramp(urls: Sequence[str], settings: Settings) -> Json:
+    """Warm up, find the maximum throughput, then the open-loop latencies below it."""
+    if settings.warmup_seconds:
+        await asyncio.to_thread(
+            loadgen.closed_loop,
+            urls,
+            seconds=settings.warmup_seconds,
+            connections=settings.connections,
+        )
+    closed = await asyncio.to_thread(
+        loadgen.closed_loop, urls, seconds=settings.closed_seconds, connections=settings.connections
+    )
+    opened: list[OpenLoop] = []
+    for fraction in settings.fractions:
+        opened.append(
+            await loadgen.open_loop(
+                urls,
+                rate=max(1.0, closed.rps * fraction),
+                seconds=settings.open_seconds,
+                connections=settings.connections,
+            )
+        )
+    return {"closed": asdict(closed), "open": [_open(o) for o in opened]}
+
+
+def _open(result: OpenLoop) -> Json:
+    data = asdict(result)
+    data["histogram"] = [list(point) for point in result.histogram]
+    return data
+
+
+def _served(system: Json) -> int:
+    return int(system["closed"]["requests"]) + sum(int(o["requests"]) for o in system["open"])
+
+
+async def _answer(http: aiohttp.ClientSession, url: str) -> bytes:
+    async with http.get(url) as r:
+        body = await r.read()
+        if r.status != 200:
+            raise RuntimeError(f"{url}: {r.status}")
+        return body
+
+
+async def _origin_requests(ctx: Context) -> int:
+    async with ctx.http.get(f"{ctx.origin}/_count") as r:
+        return int((await r.json())["requests"])
+
+
+async def _memory(scenario: Scenario, ctx: Context, edge: stack.Edge) -> float:
+    """The largest edge worker's RSS once ``live_sessions`` sessions loaded the playlist."""
+    held = replace(ctx.settings, sessions=ctx.settings.live_sessions)
+    many = Context(ctx.edge, ctx.origin, ctx.http, held)
+    urls = await scenario.urls(many)
+    await loadgen.open_loop(urls, rate=2000.0, seconds=len(urls) / 2000.0, connections=32)
+    workers = [pid for pid in edge.running.pids if pid != edge.running.pid] or [edge.running.pid]
+    return round(max(stack.rss_mb(workers)), 1)
+
+
+async def _hot_swap(ctx: Context, edge: stack.Edge, results: Sequence[Json]) -> Json:
+    """Open-loop load on the personalised VOD media playlists while a new bundle revision
+    is dropped in half way; compared with the same rate without a swap."""
+    scenario = next(s for s in SCENARIOS if s.name == "vod-media-cohort-hit")
+    urls = await scenario.urls(ctx)
+    measured = next((r for r in results if r["name"] == scenario.name), None)
+    if measured is not None:
+        rate = measured["systems"]["edge"]["closed"]["rps"] * SWAP_FRACTION
+    else:
+        closed = await asyncio.to_thread(
+            loadgen.closed_loop, urls, seconds=ctx.settings.closed_seconds, connections=32
+        )
+        rate = closed.rps * SWAP_FRACTION
+    seconds = max(ctx.settings.open_seconds, 4.0)
+    before = await _revision(ctx)
+    load = asyncio.ensure_future(loadgen.open_loop(urls, rate=rate, seconds=seconds))
+    await asyncio.sleep(seconds / 2)
+    await asyncio.to_thread(edge.swap_bundle)
+    result = await load
+    after = await _revision(ctx)
+    return {
+        "name": "bundle-hot-swap",
+        "description": "vod-media-cohort-hit at half its maximum while a new bundle revision "
+        "is signed and dropped into the watched directory half way through.",
+        "url_count": len(urls),
+        "systems": {"edge": {"closed": None, "open": [_open(result)]}},
+        "notes": [f"bundle revision {before} -> {after} during the run"],
+        "metrics": {"swapped": float(after != before)},
+    }
+
+
+async def _revision(ctx: Context) -> int:
+    async with ctx.http.get(f"{ctx.edge}/_edge/bundles") as r:
+        return int((await r.json())["active_revision"])
+
+
+async def _cold_start(settings: Settings, logs: Path) -> Json:
+    """Seconds from starting an edge process to its first personalised answer (median of
+    ``COLD_STARTS``), with a fresh origin."""
+    media = ensure_media(MEDIA_CACHE)
+    times: list[float] = []
+    async with stack.origin(media, logs) as origin, aiohttp.ClientSession() as http:
+        for _ in range(COLD_STARTS):
+            begun = time.monotonic()
+            async with stack.edge(origin.url, logs, workers=settings.workers) as edge:
+                await _answer(http, f"{edge.url}/bench/vod/master.m3u8?sid=cold")
+                times.append(time.monotonic() - begun)
+    return {
+        "name": "cold-start",
+        "description": "From starting `edge-assembler serve` (bundle verified and activated) "
+        "to its first personalised answer.",
+        "url_count": 1,
+        "systems": {},
+        "notes": [f"runs: {', '.join(f'{t:.2f} s' for t in times)}"],
+        "metrics": {"cold_start_seconds": round(statistics.median(times), 3)},
+    }
+
+
+# -- DESIGN §6 targets ---------------------------------------------------------------------
+
+
+def targets(results: Sequence[Json], micro: Sequence[Mapping[str, Any]]) -> list[Json]:
+    """Each DESIGN §6 target this run measured, met or not: the micro benchmarks' own
+    targets, then those of the load scenarios."""
+    out: list[Json] = []
+    for row in micro:
+        if row.get("target_us") is not None:
+            us, target = float(row["us"]), float(row["target_us"])
+            what = f"{row['suite']}: {row['scenario']}: {row['step']}"
+            out.append(_target(what, f"≤ {target:g} µs", f"{us:.3g} µs", us <= target))
+    by_name = {r["name"]: r for r in results}
+    for name in ("vod-media-cohort-hit", "live-media"):
+        ratio = _rps_ratio(by_name.get(name), STATIC)
+        if ratio is not None:
+            what = f"{name}: personalised req/s over the same body served static, one worker"
+            out.append(_target(what, "≥ 0.6x", f"{ratio:.3g}x", ratio >= 0.6))
+    added = _added_p99(by_name.get("vod-media-cohort-hit"), by_name.get("manifest-passthrough"))
+    if added is not None:
+        what = "p99 added over pass-through at half of max load (vod-media-cohort-hit)"
+        out.append(_target(what, "≤ 2 ms", f"{added:.3g} ms", added <= 2))
+    metrics = by_name["live-media"]["metrics"] if "live-media" in by_name else {}
+    if "origin_requests_per_1k" in metrics:
+        per_1k = float(metrics["origin_requests_per_1k"])
+        what = "live-media: origin requests per 1k viewer requests (single flight)"
+        # Each of the origin's playlist updates (one per 2 s) is fetched once.
+        out.append(_target(what, "one per origin update", f"{per_1k:.3g}", per_1k < 10))
+    if "rss_mb_per_worker" in metrics:
+        rss = float(metrics["rss_mb_per_worker"])
+        what = "RSS per worker with the live sessions held"
+        out.append(_target(what, "≤ 200 MB", f"{rss:.3g} MB", rss <= 200))
+    return out
+
+
+def _target(what: str, target: str, measured: str, met: bool) -> Json:
+    return {"what": what, "target": target, "measured": measured, "met": met}
+
+
+def _rps_ratio(result: Json | None, baseline: str) -> float | None:
+    if result is None or baseline not in result["systems"]:
+        return None
+    edge, base = result["systems"]["edge"]["closed"], result["systems"][baseline]["closed"]
+    return float(edge["rps"]) / float(base["rps"])
+
+
+def _added_p99(personalised: Json | None, passthrough: Json | None) -> float | None:
+    """p99 of the personalised playlist minus that of pass-through, both at half load."""
+    if personalised is None or passthrough is None:
+        return None
+    mine, theirs = _half(personalised["systems"]["edge"]), _half(passthrough["systems"]["edge"])
+    return None if mine is None or theirs is None else mine - theirs
+
+
+def _half(system: Json) -> float | None:
+    """The p99 (ms) of the open loop at half the maximum throughput."""
+    rps = float(system["closed"]["rps"])
+    for result in system["open"]:
+        if abs(float(result["target_rps"]) / rps - 0.5) < 0.01:
+            return float(result["latency"]["p99"])
+    return None
+
+
+def _machine() -> Json:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpus": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "memory_gb": round(memory, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def _versions() -> Json:
+    out: Json = {
+        name: version(name) for name in ("edge-assembler", "aiohttp", "uvloop", "m3u8", "msgspec")
+    }
+    out["nginx"] = servers.nginx_version()
+    out["wrk"] = loadgen.wrk_version()
+    return out

@@ -1,0 +1,210 @@
+"""bench/report.py on a synthetic run: the JSON is the run, the Markdown names every
+scenario, system and target verdict, the plots are PNG files; the progress line."""
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.report import Progress, write_report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SCENARIOS = ("personalised-vod-media", "segment-pass-through")
+SYSTEMS = {"edge": 4000.0, "aiohttp-static": 20000.0}
+
+
+def _percentiles(base: float) -> dict[str, float]:
+    return {"p50": base, "p90": base * 2, "p99": base * 5, "p999": base * 9, "max": base * 20}
+
+
+def _open(max_rps: float, fraction: float) -> dict[str, Any]:
+    base = 0.4 / (1 - fraction)
+    histogram = [[p, base * (1 + p / 10)] for p in (0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0)]
+    return {
+        "target_rps": max_rps * fraction,
+        "achieved_rps": max_rps * fraction * 0.99,
+        "requests": int(max_rps * fraction * 10),
+        "errors": 0,
+        "seconds": 10.0,
+        "latency": _percentiles(base),
+        "histogram": histogram,
+        "late_sends": 0,
+    }
+
+
+def _run() -> dict[str, Any]:
+    scenarios = []
+    for name in SCENARIOS:
+        systems = {
+            system: {
+                "closed": {
+                    "rps": rps,
+                    "requests": int(rps * 10),
+                    "errors": 3 if system == "edge" else 0,
+                    "connections": 32,
+                    "seconds": 10.0,
+                    "latency": _percentiles(1.5),
+                },
+                "open": [_open(rps, f) for f in (0.25, 0.5, 0.75)],
+            }
+            for system, rps in SYSTEMS.items()
+        }
+        scenarios.append(
+            {
+                "name": name,
+                "description": f"Synthetic {name}.",
+                "url_count": 1000,
+                "systems": systems,
+                "notes": [f"origin requests per 1k viewer requests in {name}: 1.0"],
+                "metrics": {"origin_requests_per_1k": 1.0, "rss_mb_per_worker": 85.2},
+            }
+        )
+    return {
+        "started": "2026-11-28T10:30:00Z",
+        "seconds": 412.3,
+        "quick": False,
+        "machine": {"cpus": 2, "cpu_model": "Test | CPU", "memory_gb": 24, "python": "3.11.7"},
+        "versions": {"edge_assembler": "0.1.0", "nginx": "1.22.1", "wrk": "4.1.0"},
+        "config": {"workers": 1, "connections": 32, "load_fractions": [0.25, 0.5, 0.75]},
+        "scenarios": scenarios,
+        "micro": [
+            {
+                "suite": "hls",
+                "scenario": "live window",
+                "step": "cold",
+                "us": 44.1,
+                "baseline_us": 1000.0,
+                "target_us": 50.0,
+            },
+            {
+                "suite": "hls",
+                "scenario": "1 h VOD",
+                "step": "parse",
+                "us": 812.0,
+                "baseline_us": None,
+                "target_us": None,
+            },
+        ],
+        "targets": [
+            {"what": "live cold", "target": "≤ 50 µs", "measured": "44.1 µs", "met": True},
+            {"what": "req/s vs static", "target": "≥ 0.6x", "measured": "0.2x", "met": False},
+        ],
+    }
+
+
+def test_report_files(tmp_path: Path) -> None:
+    run = _run()
+    written = write_report(tmp_path / "out", run)
+
+    names = sorted(p.name for p in written)
+    assert names == sorted(
+        [
+            "report.json",
+            "report.md",
+            "throughput-latency.png",
+            *(f"latency-{name}.png" for name in SCENARIOS),
+        ]
+    )
+    assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8")) == run
+    for path in written:
+        if path.suffix == ".png":
+            assert path.read_bytes().startswith(PNG_SIGNATURE)
+            assert path.stat().st_size > 10_000
+
+
+def test_report_markdown(tmp_path: Path) -> None:
+    md = next(p for p in write_report(tmp_path, _run()) if p.name == "report.md")
+    text = md.read_text(encoding="utf-8")
+
+    assert "## Targets (DESIGN.md §6)" in text
+    assert "| live cold | ≤ 50 µs | 44.1 µs | met |" in text
+    assert "| req/s vs static | ≥ 0.6x | 0.2x | **MISSED** |" in text
+    for name in SCENARIOS:
+        assert f"## {name}" in text
+        assert f"![{name} latency by percentile](latency-{name}.png)" in text
+        assert f"- origin requests per 1k viewer requests in {name}: 1.0" in text
+    # The edge row at 25 % of 4000 req/s: ratios to the edge, 3 significant digits.
+    assert (
+        "| edge | 4,000 (3 errors) | 1x | 1,000 | 990 | 0.533 | 1.07 | 2.67 | 4.8 | 10.7 | 0 | 0 |"
+        in (text)
+    )
+    assert "| aiohttp-static | 20,000 | 0.2x | 5,000 |" in text
+    assert "| aiohttp-static |  |  | 10,000 | 9,900 |" in text
+    assert "| rss_mb_per_worker | 85.2 |" in text
+    assert "| cpu_model | Test \\| CPU |" in text
+    assert "| hls | live window | cold | 44.1 | 22.7x | ≤ 50 | met |" in text
+    assert "| hls | 1 h VOD | parse | 812 | - | - | - |" in text
+    assert "| load_fractions | 0.25, 0.5, 0.75 |" in text
+
+
+def test_report_partial_results(tmp_path: Path) -> None:
+    """A scenario measured by the closed loop only, a system with no closed loop and an
+    open loop where every request failed: rows say so, no plot without open-loop data."""
+    run = _run()
+    only_closed = run["scenarios"][1]
+    only_closed["name"] = "cold-start"
+    for result in only_closed["systems"].values():
+        result["open"] = []
+    systems = run["scenarios"][0]["systems"]
+    del systems["aiohttp-static"]["closed"]
+    failed = systems["edge"]["open"][0]
+    failed.update(achieved_rps=0.0, errors=failed["requests"])
+
+    names = {p.name for p in write_report(tmp_path, run)}
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+
+    assert "latency-cold-start.png" not in names
+    assert {"latency-personalised-vod-media.png", "throughput-latency.png"} <= names
+    assert "| edge | 4,000 (3 errors) | 1x | - | - | - | - | - | - | - | - | - |" in text
+    assert "| aiohttp-static | - | - | 5,000 | 4,950 |" in text
+    assert "| edge | 4,000 (3 errors) | 1x | 1,000 | 0 | 0.533 |" in text
+    assert "| 10,000 | 0 |" in text
+
+
+def test_report_rejects_unsafe_scenario_name(tmp_path: Path) -> None:
+    run = _run()
+    run["scenarios"][0]["name"] = "../escape"
+    with pytest.raises(ValueError, match="escape"):
+        write_report(tmp_path, run)
+    assert not list(tmp_path.iterdir())
+
+
+def test_progress_plain_lines() -> None:
+    stream = io.StringIO()
+    progress = Progress(3, stream)
+    for label in ("warm up", "closed loop", "open loop 25 %"):
+        progress.step(label)
+    progress.done()
+
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "[1/3] warm up (elapsed 0m00s)",
+        "[2/3] closed loop (elapsed 0m00s)",
+        "[3/3] open loop 25 % (elapsed 0m00s)",
+        "[3/3] done (elapsed 0m00s)",
+    ]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_terminal_line() -> None:
+    stream = _Terminal()
+    progress = Progress(4, stream, width=8)
+    progress.step("edge")
+    progress.step("nginx")
+    progress.done()
+
+    out = stream.getvalue()
+    assert "\n" not in out[:-1]
+    assert out.endswith("\n")
+    frames = [f.removesuffix("\x1b[K") for f in out.rstrip("\n").split("\r")[1:]]
+    assert frames == [
+        "[........] 1/4 edge (elapsed 0m00s)",
+        "[##......] 2/4 nginx (elapsed 0m00s)",
+        "[########] 4/4 done (elapsed 0m00s)",
+    ]
