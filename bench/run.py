@@ -60,8 +60,9 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
     results: list[Json] = []
     async with contextlib.AsyncExitStack() as stack_:
         origin = await stack_.enter_async_context(stack.origin(media, logs))
+        files = await stack_.enter_async_context(servers.nginx(media / "hls"))
         edge = await stack_.enter_async_context(
-            stack.edge(origin.url, logs, workers=settings.workers)
+            stack.edge(origin.url, files.url, logs, workers=settings.workers)
         )
         http = await stack_.enter_async_context(aiohttp.ClientSession())
         ctx = Context(edge.url, origin.url, http, settings)
@@ -249,10 +250,13 @@ async def _cold_start(settings: Settings, logs: Path) -> Json:
     ``COLD_STARTS``), with a fresh origin."""
     media = ensure_media(MEDIA_CACHE)
     times: list[float] = []
-    async with stack.origin(media, logs) as origin, aiohttp.ClientSession() as http:
+    async with contextlib.AsyncExitStack() as running:
+        origin = await running.enter_async_context(stack.origin(media, logs))
+        files = await running.enter_async_context(servers.nginx(media / "hls"))
+        http = await running.enter_async_context(aiohttp.ClientSession())
         for _ in range(COLD_STARTS):
             begun = time.monotonic()
-            async with stack.edge(origin.url, logs, workers=settings.workers) as edge:
+            async with stack.edge(origin.url, files.url, logs, workers=settings.workers) as edge:
                 await _answer(http, f"{edge.url}/bench/vod/master.m3u8?sid=cold")
                 times.append(time.monotonic() - begun)
     return {

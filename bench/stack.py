@@ -1,7 +1,7 @@
-"""The system under test, on loopback: the benchmark's origin (``bench.origin``) and the edge
-(``edge-assembler serve --workers N``) with the benchmark's signed rules bundle, each a
-process of its own, so that the load generator in this process competes with them only
-for the CPU, as a client on the same machine would.
+"""The system under test, on loopback: the benchmark's origins (nginx for the VOD files,
+``bench.origin`` for the rest) and the edge (``edge-assembler serve --workers N``) with the
+benchmark's signed rules bundle, each a process of its own, so that the load generator in
+this process competes with them only for the CPU, as a client on the same machine would.
 
 The bundle source is a directory the edge watches: a new bundle written into it is the
 hot swap of the ``bundle-hot-swap`` scenario.
@@ -89,19 +89,26 @@ async def origin(media: Path, logs: Path) -> AsyncIterator[Running]:
 
 
 @contextlib.asynccontextmanager
-async def edge(origin_url: str, logs: Path, *, workers: int) -> AsyncIterator[Edge]:
-    """``edge-assembler serve`` in front of ``origin_url`` with the benchmark's rules."""
+async def edge(origin_url: str, files_url: str, logs: Path, *, workers: int) -> AsyncIterator[Edge]:
+    """``edge-assembler serve`` with the benchmark's rules, in front of two origins, as a
+    packager's files and its live service often are: ``files_url`` (nginx) serves the VOD
+    files of ``/vod/`` (the media's ``hls`` directory), ``origin_url`` everything else."""
     with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
         root = Path(tmp)
         keys, bundles = root / "keys", root / "bundles"
         bundles.mkdir()
         built = signed_bundle(keys, RULES, BUNDLE_NAME)
         shutil.copyfile(built.bundle, bundles / built.bundle.name)
+        config = root / "edge.toml"
+        config.write_text(
+            f'[[origins]]\nurl = "{files_url}"\nprefix = "/vod/"\nstrip_prefix = true\n\n'
+            f'[[origins]]\nurl = "{origin_url}"\n'
+        )
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         args = [
             sys.executable, "-m", "edge_assembler", "serve",
-            "--origin", origin_url,
+            "--config", str(config),
             "--listen", f"127.0.0.1:{port}",
             "--workers", str(workers),
             "--bundle", str(bundles),

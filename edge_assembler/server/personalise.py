@@ -459,9 +459,12 @@ class Personaliser:
         """The manifests the plan needs, concurrently; one that is missing, late or not a
         manifest is dropped (its edits go, the rest stay)."""
         keys = list(wanted)
-        results = await asyncio.gather(
-            *(self._manifests.source(wanted[k], content, cache) for k in keys)
-        )
+        if len(keys) == 1:  # the usual plan: one pod source, no task to gather
+            results = [await self._manifests.source(wanted[keys[0]], content, cache)]
+        else:
+            results = await asyncio.gather(
+                *(self._manifests.source(wanted[k], content, cache) for k in keys)
+            )
         models: dict[str, Model] = {}
         versions: list[tuple[str, str | None]] = []
         dropped: list[tuple[str, Reason]] = []

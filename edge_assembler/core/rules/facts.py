@@ -61,6 +61,21 @@ def hls_facts(
 
 
 def _media_facts(playlist: MediaPlaylist, path: str, rendition: str | None) -> ManifestFacts:
+    duration, breaks = playlist.fact(_media_shape)
+    return ManifestFacts(
+        format="hls",
+        kind="media",
+        path=path,
+        live=playlist.live,
+        duration=duration,
+        breaks=breaks,
+        rendition=rendition,
+    )
+
+
+def _media_shape(playlist: MediaPlaylist) -> tuple[float | None, tuple[BreakFact, ...]]:
+    """A media playlist's duration (None when live) and breaks: a fact of the parsed
+    playlist, computed once for all its viewers (a 1 h VOD has 600 segments to add up)."""
     starts = playlist.starts()
     breaks = tuple(
         BreakFact(
@@ -72,15 +87,7 @@ def _media_facts(playlist: MediaPlaylist, path: str, rendition: str | None) -> M
         )
         for b in hls_breaks(playlist)
     )
-    return ManifestFacts(
-        format="hls",
-        kind="media",
-        path=path,
-        live=playlist.live,
-        duration=None if playlist.live else playlist.duration,
-        breaks=breaks,
-        rendition=rendition,
-    )
+    return (None if playlist.live else playlist.duration), breaks
 
 
 def _hls_languages(playlist: MultivariantPlaylist) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -20,6 +20,7 @@ from tests.conftest import Origin
 from tests.integration.live.conftest import RedisServer
 from tests.integration.live.live_support import (
     BEFORE_BREAK,
+    IN_PROCESS,
     MASTER,
     RENDITIONS,
     SPOT,
@@ -73,7 +74,7 @@ async def test_reloads_on_one_edge_form_one_stream_across_three_breaks(
 ) -> None:
     nodes = Nodes(origin, tmp_path, channel)
     try:
-        node = await nodes.make()
+        node = await nodes.make(IN_PROCESS)
         viewer = await Viewer.start(http, node.url)
         for _ in range(STEPS):
             await viewer.reload(http, node.url)
@@ -131,7 +132,7 @@ async def test_a_viewer_joining_mid_break_sees_the_channel_until_the_next_break(
     async with channel_origin(demo_media, clock, schedule) as channel:
         nodes = Nodes(origin, tmp_path, channel)
         try:
-            node = await nodes.make()
+            node = await nodes.make(IN_PROCESS)
             joined = Viewer(token_for(sid="late"))
             earlier = Viewer(token_for(sid="early", started=time.time() - 60))
             for _ in range(20):
@@ -157,7 +158,9 @@ async def test_redis_down_fails_open_and_the_edge_recovers_with_it(
 ) -> None:  # fmt: skip
     nodes = Nodes(origin, tmp_path, channel)
     try:
-        node = await nodes.make(f"live.history={redis_server.url}", "live.redis_timeout=0.2")
+        node = await nodes.make(
+            IN_PROCESS, f"live.history={redis_server.url}", "live.redis_timeout=0.2"
+        )
         viewer = await Viewer.start(http, node.url)
         for _ in range(4):
             await viewer.reload(http, node.url)
@@ -201,7 +204,7 @@ async def test_live_interstitials_keep_the_channel_s_numbering_with_one_date_ran
     viewer = Viewer(token)
     ranges: dict[str, str] = {}
     try:
-        node = await nodes.make()
+        node = await nodes.make(IN_PROCESS)
         for _ in range(8):
             for window in (await viewer.reload(http, node.url)).values():
                 assert all(SPOT not in s.uri for s in window.segments)

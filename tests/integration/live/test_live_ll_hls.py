@@ -10,7 +10,7 @@ import aiohttp
 from edge_assembler.core.hls import MediaPlaylist, parse
 from edge_assembler.core.hls.invariants import check
 from tests.conftest import Origin
-from tests.integration.live.live_support import TOKEN_PARAM, token_for
+from tests.integration.live.live_support import IN_PROCESS, TOKEN_PARAM, token_for
 from tests.integration.personalise_support import Nodes
 
 MEDIA = "/live/channel/720p/index.m3u8"
@@ -56,7 +56,7 @@ async def test_blocking_reloads_and_reports_use_the_origin_s_and_the_session_s_n
     origin.state.manifest(SPOT, body=spot())
     playlist = origin.state.manifest(MEDIA, body=window(100, 106), cache_control="max-age=0")
     try:
-        node = await nodes.make()
+        node = await nodes.make(IN_PROCESS)
         url = f"{node.url}{MEDIA}?{TOKEN_PARAM}={token_for(started=0)}"
         async with http.get(url) as r:
             assert r.status == 200
@@ -98,7 +98,7 @@ async def test_parts_of_a_segment_the_break_replaces_are_not_listed(
     origin.state.manifest(SPOT, body=spot())
     origin.state.manifest(MEDIA, body=window(98, 103), cache_control="max-age=0")
     try:
-        node = await nodes.make()
+        node = await nodes.make(IN_PROCESS)
         url = f"{node.url}{MEDIA}?{TOKEN_PARAM}={token_for(started=0)}"
         async with http.get(url) as r:
             assert r.status == 200
