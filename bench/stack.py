@@ -120,10 +120,33 @@ async def edge(origin_url: str, files_url: str, logs: Path, *, workers: int) -> 
             "--set", "bundles.watch_interval=0.5",
         ]  # fmt: skip
         process = await _launch(args, f"{url}/_edge/readyz", logs / "edge.log")
+        running = Running(url, process.pid)
         try:
-            yield Edge(Running(url, process.pid), bundles, keys)
+            deadline = time.monotonic() + START_SECONDS
+            while workers > 1 and len(running.pids) <= workers:  # the supervisor and each
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the edge started {len(running.pids) - 1} workers")
+                await asyncio.sleep(0.05)
+            yield Edge(running, bundles, keys)
         finally:
             await stop_process(process)
+
+
+def split_cpus() -> tuple[set[int], set[int]]:
+    """(CPUs for the servers under test, CPUs for the load tools and the origins): the last
+    CPU for the load, the others for the servers, so that a run does not depend on how the
+    scheduler mixes them; one CPU is shared."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return set(cpus), set(cpus)
+    return set(cpus[:-1]), {cpus[-1]}
+
+
+def pin(pids: Sequence[int], cpus: set[int]) -> None:
+    """Run ``pids`` on ``cpus`` (a process gone meanwhile is skipped)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(pid, cpus)
 
 
 def rss_mb(pids: Sequence[int]) -> list[float]:
