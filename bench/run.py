@@ -367,7 +367,7 @@ def _machine() -> Json:
                 break
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {
-        "cpus": len(os.sched_getaffinity(0)),
+        "cpus": os.cpu_count(),
         "cpu_model": model,
         "memory_gb": round(memory, 1),
         "kernel": platform.release(),
