@@ -107,16 +107,20 @@ def streams(draw: st.DrawFn) -> Stream:
     return Stream(durations, tuple(breaks), stream.fills, tuple(windows))
 
 
-def origin_window(stream: Stream, first: int, last: int) -> MediaPlaylist:
-    """The origin's window: its cue tags around each break's run (SPEC_RULES 43)."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{TARGET}"]
+def origin_window(
+    stream: Stream, first: int, last: int, *, named: bool = True, head: str | None = None
+) -> MediaPlaylist:
+    """The origin's window: its cue tags around each break's run (SPEC_RULES 43), the
+    CUE-OUT with the break's ID unless ``named`` is false; ``head``: the tags before
+    MEDIA-SEQUENCE (version 3, TARGETDURATION 6 by default)."""
+    lines = [head or f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{TARGET}"]
     lines.append(f"#EXT-X-MEDIA-SEQUENCE:{first}")
     for msn in range(first, last + 1):
         for brk in stream.breaks:
             planned = stream.planned(brk)
             elapsed = round(sum(stream.durations[brk.start_msn : msn]), 3)
             if msn == brk.start_msn:
-                lines.append(f"#EXT-X-CUE-OUT:DURATION={planned},ID={brk.id}")
+                lines.append(f"#EXT-X-CUE-OUT:DURATION={planned}" + (f",ID={brk.id}" * named))
             elif brk.start_msn < msn < brk.start_msn + brk.replaced:
                 lines.append(f"#EXT-X-CUE-OUT-CONT:ElapsedTime={elapsed},Duration={planned}")
             elif msn == brk.start_msn + brk.replaced:

@@ -12,7 +12,7 @@ from edge_assembler.core.edits.live_replace import StreamBreak, replace_live_bre
 from edge_assembler.core.hls.invariants import check
 from edge_assembler.core.hls.model import MediaPlaylist
 from edge_assembler.core.hls.sighting import Sighting, sightings, unrecorded
-from tests.property.test_live_replacement import Stream, playlist, pods
+from tests.property.test_live_replacement import Stream, origin_window, pods
 
 
 @dataclass(frozen=True)
@@ -47,24 +47,12 @@ def cases(draw: st.DrawFn) -> Case:
     return Case(Stream(durations, tuple(breaks), fills, tuple(windows)), nominal)
 
 
-def origin_window(stream: Stream, first: int, last: int) -> MediaPlaylist:
+def encoder_window(stream: Stream, first: int, last: int) -> MediaPlaylist:
     """An encoder's window: CUE-OUT/-CONT/-IN without ids (SPEC_RULES 43), so a break is
     named by its start MSN, from its start or from inside it."""
     target = round(max(stream.durations))  # RFC 8216 §4.3.3.1: EXTINF rounded
-    lines = ["#EXTM3U", "#EXT-X-VERSION:6", f"#EXT-X-TARGETDURATION:{target}"]
-    lines.append(f"#EXT-X-MEDIA-SEQUENCE:{first}")
-    for msn in range(first, last + 1):
-        for brk in stream.breaks:
-            planned = stream.planned(brk)
-            elapsed = round(sum(stream.durations[brk.start_msn : msn]), 3)
-            if msn == brk.start_msn:
-                lines.append(f"#EXT-X-CUE-OUT:DURATION={planned}")
-            elif brk.start_msn < msn < brk.start_msn + brk.replaced:
-                lines.append(f"#EXT-X-CUE-OUT-CONT:ElapsedTime={elapsed},Duration={planned}")
-            elif msn == brk.start_msn + brk.replaced:
-                lines.append("#EXT-X-CUE-IN")
-        lines += [f"#EXTINF:{stream.durations[msn]:.3f},", f"o{msn}.ts"]
-    return playlist("\n".join(lines) + "\n")
+    head = f"#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:{target}"
+    return origin_window(stream, first, last, named=False, head=head)
 
 
 @given(cases())
@@ -75,7 +63,7 @@ def test_the_first_sighting_of_a_break_is_the_break_the_origin_cued(case: Case) 
     previous: MediaPlaylist | None = None
     seen: dict[int, tuple[str, int]] = {}
     for first, last in stream.windows:
-        origin = origin_window(stream, first, last)
+        origin = encoder_window(stream, first, last)
         known = ((s.id, s.start_msn, s.replaced) for s in recorded.values())
         for sighting in unrecorded(sightings(origin), known):
             brk = truth[sighting.id]
