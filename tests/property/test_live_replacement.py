@@ -4,6 +4,7 @@ as a player reloads, late or not, from a random point (often inside a break). Ev
 is valid, and the outputs form one stream (SPEC_RULES 9-13): MEDIA-SEQUENCE never goes
 back, an MSN always names the same segment, and a segment's DSN never changes."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hypothesis import event, given, strategies as st
@@ -79,32 +80,50 @@ def pods(draw: st.DrawFn, name: str, planned: float, longest: float = TARGET) ->
 
 
 @st.composite
+def break_runs(
+    draw: st.DrawFn, length: int, *, longest: int, name: Callable[[int, int], str]
+) -> tuple[StreamBreak, ...]:
+    """Breaks of 1..``longest`` segments in a stream of ``length``, each after a gap of
+    0..``longest`` segments, with a kept segment before the first and between two;
+    ``name(n, start)`` names the n-th."""
+    breaks: list[StreamBreak] = []
+    position = 1
+    while True:
+        start = position + draw(st.integers(0, longest))
+        replaced = draw(st.integers(1, longest))
+        if start + replaced >= length:
+            return tuple(breaks)
+        breaks.append(StreamBreak(name(len(breaks), start), start, replaced))
+        position = start + replaced + 1
+
+
+@st.composite
+def reloads(draw: st.DrawFn, length: int, *, late: int) -> tuple[tuple[int, int], ...]:
+    """(first, last) origin MSNs of a player's reloads: a window of 3-8 segments from any
+    point, each reload up to ``late`` segments late."""
+    size = draw(st.integers(3, 8))
+    last = draw(st.integers(size - 1, length - 1))  # a player joins at any point
+    windows = []
+    while last < length:
+        windows.append((last - size + 1, last))
+        last += 1 + draw(st.integers(0, late))  # a late reload skips segments
+    return tuple(windows)
+
+
+@st.composite
 def streams(draw: st.DrawFn) -> Stream:
     length = draw(st.integers(12, 48))
     durations = tuple(draw(st.lists(SECONDS, min_size=length, max_size=length)))
-    breaks: list[StreamBreak] = []
-    position = 1  # a kept segment before the first break and between two
-    while True:
-        start = position + draw(st.integers(0, 6))
-        replaced = draw(st.integers(1, 6))
-        if start + replaced >= length:
-            break
-        breaks.append(StreamBreak(f"b{len(breaks)}", start, replaced))
-        position = start + replaced + 1
-    stream = Stream(durations, tuple(breaks), {}, ())
+    breaks = draw(break_runs(length, longest=6, name=lambda n, _: f"b{n}"))
+    stream = Stream(durations, breaks, {}, ())
     for brk in breaks:
         fill = stream.fills[brk.id] = draw(pods(brk.id, stream.planned(brk)))
         shape = (fill.inserted > brk.replaced) - (fill.inserted < brk.replaced)
         event(
             "pods: " + ("empty" if not fill.inserted else ["shorter", "same", "longer"][shape + 1])
         )
-    size = draw(st.integers(3, 8))
-    last = draw(st.integers(size - 1, length - 1))  # a player joins at any point
-    windows = []
-    while last < length:
-        windows.append((last - size + 1, last))
-        last += 1 + draw(st.integers(0, 2))  # a late reload skips segments
-    return Stream(durations, tuple(breaks), stream.fills, tuple(windows))
+    windows = draw(reloads(length, late=2))
+    return Stream(durations, breaks, stream.fills, windows)
 
 
 def origin_window(

@@ -12,7 +12,13 @@ from edge_assembler.core.edits.live_replace import StreamBreak, replace_live_bre
 from edge_assembler.core.hls.invariants import check
 from edge_assembler.core.hls.model import MediaPlaylist
 from edge_assembler.core.hls.sighting import Sighting, sightings, unrecorded
-from tests.property.test_live_replacement import Stream, origin_window, pods
+from tests.property.test_live_replacement import (
+    Stream,
+    break_runs,
+    origin_window,
+    pods,
+    reloads,
+)
 
 
 @dataclass(frozen=True)
@@ -27,24 +33,10 @@ def cases(draw: st.DrawFn) -> Case:
     length = draw(st.integers(12, 40))
     jitter = st.integers(-15, 15).map(lambda ms: ms / 1000)
     durations = tuple(round(nominal + draw(jitter), 3) for _ in range(length))
-    breaks: list[StreamBreak] = []
-    position = 1
-    while True:
-        start = position + draw(st.integers(0, 5))
-        replaced = draw(st.integers(1, 5))
-        if start + replaced >= length:
-            break
-        breaks.append(StreamBreak(f"msn-{start}", start, replaced))
-        position = start + replaced + 1
-    stream = Stream(durations, tuple(breaks), {}, ())
+    breaks = draw(break_runs(length, longest=5, name=lambda _, start: f"msn-{start}"))
+    stream = Stream(durations, breaks, {}, ())
     fills = {b.id: draw(pods(b.id, stream.planned(b), longest=nominal)) for b in breaks}
-    size = draw(st.integers(3, 8))
-    last = draw(st.integers(size - 1, length - 1))
-    windows = []
-    while last < length:
-        windows.append((last - size + 1, last))
-        last += 1 + draw(st.integers(0, 1))
-    return Case(Stream(durations, tuple(breaks), fills, tuple(windows)), nominal)
+    return Case(Stream(durations, breaks, fills, draw(reloads(length, late=1))), nominal)
 
 
 def encoder_window(stream: Stream, first: int, last: int) -> MediaPlaylist:
