@@ -527,9 +527,8 @@ def _listed(edit: AnyEdit, prefix: str) -> AnyEdit:
     if edit.pod:  # a live break's pod, back to back
         if not all(_edge_path(a.uri) for a in edit.pod):
             return edit
-        pairs = [(k, v) for a in edit.pod for k, v in (("uri", a.uri), ("duration", a.duration))]
-        query = urlencode([(k, v if isinstance(v, str) else f"{v:g}") for k, v in pairs])
-        url = f"{prefix}{ASSET_LIST_PATH}?{query}"
+        pairs = [p for a in edit.pod for p in (("uri", a.uri), ("duration", f"{a.duration:g}"))]
+        url = f"{prefix}{ASSET_LIST_PATH}?{urlencode(pairs)}"
         return msgspec.structs.replace(edit, pod=(), asset_list=url)
     uri = edit.asset_uri
     if uri is None or not _edge_path(uri):
