@@ -6,6 +6,7 @@ prometheus_client keeps every value in a file of that directory, and the exposit
 the files of all workers; each gauge's ``multiprocess_mode`` says how."""
 
 import os
+from collections.abc import Callable
 
 from prometheus_client import (
     CollectorRegistry,
@@ -94,6 +95,14 @@ class Metrics:
             "edge_assembler_coalesced_waiters",
             "Requests that waited on another request's origin fetch",
             registry=r,
+        )
+        # 1 while this worker's readiness endpoint answers 200; the node reads as ready only
+        # when every live worker is.
+        self.ready = Gauge(
+            "edge_assembler_ready",
+            "1 while the readiness endpoint answers 200 (started, a bundle active, not draining)",
+            registry=r,
+            multiprocess_mode="livemin",
         )
         # One series per worker ("all" labels each with its pid): the node's CPU by worker.
         self.cpu_seconds = Gauge(
@@ -204,6 +213,22 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+
+        self._observed: list[tuple[Gauge, Callable[[], float]]] = []
+
+    def observe(self, gauge: Gauge, value: Callable[[], float]) -> None:
+        """Report ``value()`` as ``gauge``: read at each scrape in a single process; in
+        multiprocess mode (where a scrape reads the workers' files) stored by :meth:`refresh`."""
+        if os.environ.get(MULTIPROC_DIR_ENV):
+            self._observed.append((gauge, value))
+            gauge.set(value())
+        else:
+            gauge.set_function(value)
+
+    def refresh(self) -> None:
+        """Store the current value of every observed gauge (multiprocess mode)."""
+        for gauge, value in self._observed:
+            gauge.set(value())
 
     def exposition(self) -> bytes:
         """The Prometheus text exposition: of this process, or of every worker when

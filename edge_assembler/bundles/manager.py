@@ -5,6 +5,11 @@ verify and compile in a thread, persist the original bytes, then swap one refere
 immutable :class:`ActiveBundle`. Any failure keeps the last good bundle and is recorded
 (status, metrics, log) with its reason code. Requests read :attr:`BundleManager.current`
 once and keep that snapshot for their whole life.
+
+The worker processes of one node share one state directory and one writer: the process
+holding the store's writer lock runs the sources and persists; the others follow, activating
+the bundle ``state.json`` names as active (re-verified in full) and mirroring the writer's
+check times and last error for status, so every worker serves the same revision.
 """
 
 import asyncio
@@ -97,6 +102,15 @@ class LastError(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
 
 
+class WriterRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What the writer publishes for the followers' status (``state/writer.json``)."""
+
+    pid: int
+    download: datetime | None = None
+    check: datetime | None = None
+    last_error: LastError | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Step:
     """What the worker thread made of one offer."""
@@ -156,9 +170,12 @@ class BundleManager:
         self._state = State()
         self._last_error: LastError | None = None
         self._times = _Times()
+        self._writer = True
+        self._writer_record: WriterRecord | None = None  # a follower's view of the writer
+        self._followed: tuple[object, ...] | None = None
         if metrics is not None:
-            metrics.bundle_expiry_seconds.set_function(self._expiry_seconds)
-            metrics.bundle_stale.set_function(lambda: float(self._expiry_seconds() < 0))
+            metrics.observe(metrics.bundle_expiry_seconds, self._expiry_seconds)
+            metrics.observe(metrics.bundle_stale, lambda: float(self._expiry_seconds() < 0))
 
     # -- reading -------------------------------------------------------------------------
 
@@ -172,6 +189,11 @@ class BundleManager:
         """A bundle was active at some point since start: the readiness gate (BUNDLES §4.7).
         Losing it later (trust revoked its signer) does not make the node unready."""
         return self._times.activation is not None
+
+    @property
+    def is_writer(self) -> bool:
+        """This process runs the sources and persists (see the module docstring)."""
+        return self._writer
 
     @property
     def state(self) -> State:
@@ -216,21 +238,46 @@ class BundleManager:
 
     # -- startup -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, writer: bool = True) -> None:
         """Load trust and state, then re-verify the persisted bundle through the full
-        pipeline (BUNDLES §4.7 "Startup"). Never raises: problems leave the status degraded."""
+        pipeline (BUNDLES §4.7 "Startup"); a follower (``writer`` False) activates what the
+        writer recorded as active instead. Never raises: problems leave the status degraded."""
+        self._writer = writer
+        if not writer:
+            log.info("bundle state %s has a writer: following it", self.settings.state_dir)
+            async with self._lock:
+                await self._load_trust()
+            await self.follow()
+            return
         async with self._lock:
             await self._load_trust()
             self._state = await asyncio.to_thread(self._load_state)
             for name in await asyncio.to_thread(self.store.names):
                 if await self._restore(name):
                     break
+            self._publish_writer()
+
+    async def take_over(self) -> None:
+        """Become the writer (the previous one is gone): catch up with what it recorded, then
+        persist from here on."""
+        await self.follow()
+        async with self._lock:
+            self._writer = True
+            self._state = await asyncio.to_thread(self._load_state)
+            if self._writer_record is not None:
+                self._times.download = self._writer_record.download
+                self._last_error = self._writer_record.last_error
+            self._writer_record = None
+            self._publish_writer()
+        log.info("this process is now the bundle writer of %s", self.settings.state_dir)
 
     def _load_state(self) -> State:
         try:
             data = self.store.read_state()
             return State() if data is None else parse_state(data)
         except BundleError as err:
+            if not self._writer:  # only the writer moves files; it will have done so
+                raise
             aside = self.store.quarantine_state()
             self._record(err, "state.json", None)
             log.error("state.json unreadable (%s); moved to %s", err, aside)
@@ -248,19 +295,10 @@ class BundleManager:
         manifest = await asyncio.to_thread(peek_manifest, blob, self.limits)
         revision = None if manifest is None else manifest.revision
         try:
-            v = await asyncio.to_thread(self._verify, blob, now, manifest)
+            v = await asyncio.to_thread(self._verify_persisted, blob, now, manifest)
         except BundleError as err:
-            if err.code != "expired" or manifest is None:
-                self._reject(err, origin, revision)
-                return False
-            # An expired persisted bundle is still checked in full, at its own expiry
-            # instant, and then served under the stale policy (BUNDLES §4.6).
-            try:
-                v = await asyncio.to_thread(self._verify, blob, manifest.expires, manifest)
-            except BundleError as again:
-                self._reject(again, origin, revision)
-                return False
-            log.warning("persisted bundle %s r%d has expired", v.name, v.revision)
+            self._reject(err, origin, revision)
+            return False
         if v.name != name:
             self._reject(BundleError("wrong_name", f"stored under {name!r}"), origin, revision)
             return False
@@ -274,6 +312,92 @@ class BundleManager:
                 log.error("cannot record the restored bundle in state.json: %s", exc)
         self._activate(v, blob, now, origin)
         return True
+
+    def _verify_persisted(
+        self, blob: bytes, now: datetime, manifest: Manifest | None
+    ) -> Verified[CompiledRules]:
+        """The full pipeline for a bundle from the store. An expired one is still checked in
+        full, at its own expiry instant, and then served under the stale policy (BUNDLES §4.6)."""
+        try:
+            return self._verify(blob, now, manifest)
+        except BundleError as err:
+            if err.code != "expired" or manifest is None:
+                raise
+        v = self._verify(blob, manifest.expires, manifest)
+        log.warning("persisted bundle %s r%d has expired", v.name, v.revision)
+        return v
+
+    # -- following the writer ------------------------------------------------------------
+
+    async def follow(self) -> None:
+        """A follower's step: when ``state.json``, the writer's record or the trust changed,
+        activate the bundle the writer recorded as active last (re-verified in full, never
+        persisted, not counted as an offer) and mirror the writer's status."""
+        seen = await asyncio.to_thread(
+            lambda: (
+                _stamp(self.store.state_file),
+                _stamp(self.store.writer_file),
+                self._trust_stamp,
+            )
+        )
+        if seen == self._followed:
+            return
+        async with self._lock:
+            self._followed = seen if await self._follow() else None  # None: try again
+
+    async def _follow(self) -> bool:
+        """False when the store is mid-swap (``current`` already ahead of ``state.json``)."""
+        record = await asyncio.to_thread(self._read_writer)
+        if record is not None:
+            self._writer_record = record
+            if record.check is not None and self._metrics is not None:
+                self._metrics.bundle_last_success_timestamp.set(record.check.timestamp())
+        try:
+            self._state = await asyncio.to_thread(self._load_state)
+        except BundleError as err:
+            log.warning("cannot follow the bundle writer: %s", err)
+            return True
+        latest = _latest_active(self._state)
+        active = self._active
+        if latest is None or (active is not None and (active.name, active.sha256) == latest[:2]):
+            return True
+        name, sha256 = latest
+        blob = await asyncio.to_thread(self.store.read_current, name)
+        if blob is None:
+            return False
+        manifest = await asyncio.to_thread(peek_manifest, blob, self.limits)
+        revision = None if manifest is None else manifest.revision
+        try:
+            v = await asyncio.to_thread(self._verify_persisted, blob, self._clock(), manifest)
+        except BundleError as err:
+            self._record(err, f"store:{name}", revision)
+            log.warning("bundle %s from the writer's store refused: %s", name, err)
+            return True
+        if v.sha256 != sha256:
+            return False
+        self._activate(v, blob, self._clock(), f"store:{name}")
+        return True
+
+    def _read_writer(self) -> WriterRecord | None:
+        try:
+            return msgspec.json.decode(self.store.writer_file.read_bytes(), type=WriterRecord)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            return None
+
+    def _publish_writer(self) -> None:
+        """The writer's check times and last error, for the followers' status."""
+        if not self._writer:
+            return
+        record = WriterRecord(
+            pid=os.getpid(),
+            download=self._times.download,
+            check=self._times.check,
+            last_error=self._last_error,
+        )
+        try:
+            self.store.write_writer(msgspec.json.encode(record))
+        except OSError as exc:
+            log.warning("cannot publish the writer's status: %s", exc)
 
     # -- offers --------------------------------------------------------------------------
 
@@ -312,6 +436,7 @@ class BundleManager:
     def note_download(self) -> None:
         """A source fetched bytes (for status)."""
         self._times.download = self._clock()
+        self._publish_writer()
 
     def note_unchanged(self) -> None:
         """A source confirmed the bundle is unchanged (HTTP 304)."""
@@ -389,10 +514,12 @@ class BundleManager:
         )
         self._active_blob = blob
         self._times.activation = now
-        self._confirmed(now)
-        self._count(Result.ACTIVATED, "")
+        if self._writer:
+            self._confirmed(now)
+            self._count(Result.ACTIVATED, "")
         if self._metrics is not None:
             self._metrics.bundle_active_revision.set(v.revision)
+            self._metrics.refresh()  # readiness and expiry, at once
         log.info(
             "activated bundle %s r%d sha256 %s from %s, signed by %s",
             v.name,
@@ -407,6 +534,7 @@ class BundleManager:
         self._times.check_monotonic = self._monotonic()
         if self._metrics is not None:
             self._metrics.bundle_last_success_timestamp.set(now.timestamp())
+        self._publish_writer()
 
     def _reject(self, err: BundleError, origin: str, revision: int | None) -> Outcome:
         self._record(err, origin, revision)
@@ -418,6 +546,7 @@ class BundleManager:
         self._last_error = LastError(
             code=err.code, message=err.message, revision=revision, origin=origin, at=self._clock()
         )
+        self._publish_writer()
 
     def _count(self, result: Result, code: str) -> None:
         if self._metrics is not None:
@@ -470,6 +599,9 @@ class BundleManager:
 
     async def _after_trust_change(self) -> None:
         assert self._trust is not None
+        if not self._writer:  # the writer stores the new floors; a follower re-reads them
+            await self._recheck_active()
+            return
         names = {
             name: msgspec.structs.replace(
                 ns,
@@ -484,6 +616,10 @@ class BundleManager:
             except OSError as exc:
                 log.error("cannot store recomputed floors: %s", exc)
             self._state = state
+        await self._recheck_active()
+
+    async def _recheck_active(self) -> None:
+        """Drop the active bundle when the trust no longer vouches for it."""
         active = self._active
         if active is None:
             return
@@ -509,11 +645,20 @@ class BundleManager:
         name = active.name if active else None
         ns = self._state.names.get(name) if name else None
         stale = active is not None and now >= active.expires
+        download, check, last_error = self._times.download, self._times.check, self._last_error
+        since = None if self._times.check_monotonic is None else (
+            self._monotonic() - self._times.check_monotonic
+        )  # fmt: skip
+        writer = self._writer_record
+        if writer is not None:  # a follower reports the writer's checks
+            download, check = writer.download, writer.check
+            since = None if check is None else (now - check).total_seconds()
+            errors = [e for e in (last_error, writer.last_error) if e is not None]
+            last_error = max(errors, key=lambda e: e.at, default=None)
         if active is None:
-            overall = "degraded" if self._last_error else "waiting"
+            overall = "degraded" if last_error else "waiting"
         else:
             overall = "stale" if stale else "ok"
-        since = self._times.check_monotonic
         return {
             "status": overall,
             "name": name,
@@ -528,10 +673,11 @@ class BundleManager:
             "floor": {n: s.floor_revision for n, s in self._state.names.items()},
             "etag": ns.etag if ns else None,
             "last_successful_activation": self._times.activation,
-            "last_successful_download": self._times.download,
-            "last_successful_check": self._times.check,
-            "seconds_since_last_check": None if since is None else self._monotonic() - since,
-            "last_error": self._last_error,
+            "last_successful_download": download,
+            "last_successful_check": check,
+            "seconds_since_last_check": since,
+            "last_error": last_error,
+            "writer": {"pid": os.getpid() if writer is None else writer.pid, "self": self._writer},
             "trust": {"path": str(self.trust_path), "error": self._trust_error},
             "sources": list(self.settings.sources),
         }
@@ -543,6 +689,15 @@ def peek_manifest(blob: bytes, limits: Limits) -> Manifest | None:
         return parse_manifest(read_archive(blob, limits)["manifest.json"])
     except (BundleError, KeyError):
         return None
+
+
+def _latest_active(state: State) -> tuple[str, str] | None:
+    """(name, sha256) of the bundle activated last, over every name."""
+    records = [(ns.active, name) for name, ns in state.names.items() if ns.active is not None]
+    if not records:
+        return None
+    record, name = max(records, key=lambda pair: pair[0].activated_at)
+    return name, record.sha256
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

@@ -17,6 +17,7 @@ from edge_assembler import __version__
 from edge_assembler.bundles.manager import BundleManager, Result
 from edge_assembler.config import Bundles
 from edge_assembler.core.bundle import BundleError
+from edge_assembler.tasks import spawn
 
 log = logging.getLogger("edge_assembler.bundles")
 
@@ -207,12 +208,32 @@ class TrustWatcher:
             await self.manager.reload_trust()
 
 
-def sources_for(manager: BundleManager) -> list[FileSource | HttpSource | TrustWatcher]:
-    """Every configured source, plus the trust watcher."""
+# How often a follower looks at the writer's state (seconds): one stat of two files.
+FOLLOW_INTERVAL = 0.5
+
+
+def _sources(manager: BundleManager) -> list[FileSource | HttpSource]:
     settings = manager.settings
-    out: list[FileSource | HttpSource | TrustWatcher] = [
+    return [
         HttpSource(s, manager, settings) if is_url(s) else FileSource(Path(s), manager, settings)
         for s in settings.sources
     ]
-    out.append(TrustWatcher(manager, settings.trust_reload_interval))
-    return out
+
+
+async def run(manager: BundleManager) -> None:
+    """The trust watcher always; the bundle sources once this process is the writer of the
+    state directory, following the writer until then (taking over when it is gone)."""
+    settings = manager.settings
+    tasks = [spawn(TrustWatcher(manager, settings.trust_reload_interval).run())]
+    try:
+        while not manager.is_writer:
+            await asyncio.sleep(FOLLOW_INTERVAL)
+            if await asyncio.to_thread(manager.store.claim_writer):
+                await manager.take_over()
+            else:
+                await manager.follow()
+        tasks += [spawn(source.run()) for source in _sources(manager)]
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()

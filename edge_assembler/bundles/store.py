@@ -6,6 +6,8 @@ Layout under the state root::
     store/<name>/current                           symlink to one of them, swapped with os.replace
     state/state.json                               floors, active record, history, ETag
     state/state.lock                               fcntl.flock guard for state.json writers
+    state/writer.lock                              held by the one writing process of a node
+    state/writer.json                              the writer's check times, for the others
 
 Every write is tmp file + fsync + ``os.replace`` + fsync of the directory, so a crash
 leaves either the old or the new file, never a torn one. Errors are ``OSError``.
@@ -29,7 +31,10 @@ class BundleStore:
         self.store_dir = root / "store"
         self.state_dir = root / "state"
         self.state_file = self.state_dir / "state.json"
+        self.writer_file = self.state_dir / "writer.json"
         self._lock_file = self.state_dir / "state.lock"
+        self._writer_lock = self.state_dir / "writer.lock"
+        self._writer_fd: int | None = None
         self._keep = keep
 
     # -- bundles -------------------------------------------------------------------------
@@ -118,6 +123,38 @@ class BundleStore:
                 return None
             _fsync_dir(self.state_dir)
             return aside
+
+    # -- the writer ----------------------------------------------------------------------
+
+    def claim_writer(self) -> bool:
+        """Take the writer lock if no other process (or store) holds it; held until
+        :meth:`release_writer` or the process exits. True when held."""
+        if self._writer_fd is not None:
+            return True
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._writer_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        self._writer_fd = fd
+        return True
+
+    def release_writer(self) -> None:
+        if self._writer_fd is not None:
+            os.close(self._writer_fd)
+            self._writer_fd = None
+
+    def write_writer(self, data: bytes) -> None:
+        """Replace writer.json (status only: renamed into place, not synced)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.writer_file.with_name(f"{_TMP_PREFIX}writer.json-{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, self.writer_file)
 
     @contextlib.contextmanager
     def _locked(self, mode: int) -> Iterator[None]:

@@ -9,8 +9,8 @@ from aiohttp import web
 from cachetools import LRUCache
 
 from edge_assembler import __version__
+from edge_assembler.bundles import sources
 from edge_assembler.bundles.manager import BundleManager
-from edge_assembler.bundles.sources import sources_for
 from edge_assembler.config import NodeConfig
 from edge_assembler.core.routing import Router
 from edge_assembler.metrics import Metrics
@@ -33,7 +33,7 @@ from edge_assembler.server.state import (
 )
 from edge_assembler.tasks import spawn
 
-CPU_REFRESH = 5.0  # seconds between updates of the cpu_seconds gauge
+GAUGE_REFRESH = 5.0  # seconds between stores of the observed gauges (multiprocess mode)
 
 
 def create_app(
@@ -54,7 +54,7 @@ def create_app(
     app[PERSONALISE] = Personaliser(config, app[METRICS], app[ROUTER])
     app.cleanup_ctx.append(_origins)
     app.cleanup_ctx.append(_personaliser)
-    app.cleanup_ctx.append(_cpu_clock)
+    app.cleanup_ctx.append(_gauges)
     if bundles is None and config.bundles.enabled:
         bundles = BundleManager(config.bundles, metrics=app[METRICS])
     if bundles is not None:
@@ -94,14 +94,17 @@ async def _personaliser(app: web.Application) -> AsyncIterator[None]:
     await app[PERSONALISE].close()
 
 
-async def _cpu_clock(app: web.Application) -> AsyncIterator[None]:
-    """Keep ``cpu_seconds`` current: a scrape may reach another worker of the node."""
-    gauge = app[METRICS].cpu_seconds
+async def _gauges(app: web.Application) -> AsyncIterator[None]:
+    """The gauges read from this process's state; in multiprocess mode they are stored every
+    few seconds, since a scrape may reach another worker of the node."""
+    metrics, readiness = app[METRICS], app[READINESS]
+    metrics.observe(metrics.cpu_seconds, time.process_time)
+    metrics.observe(metrics.ready, lambda: float(readiness.ready))
 
     async def tick() -> None:
         while True:
-            gauge.set(time.process_time())
-            await asyncio.sleep(CPU_REFRESH)
+            metrics.refresh()
+            await asyncio.sleep(GAUGE_REFRESH)
 
     task = spawn(tick())
     yield
@@ -111,13 +114,14 @@ async def _cpu_clock(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _bundles(app: web.Application) -> AsyncIterator[None]:
-    """Re-verify the persisted bundle, then run the sources until shutdown (BUNDLES §4.8)."""
+    """Re-verify the persisted bundle, then run the sources until shutdown (BUNDLES §4.8).
+    Of the processes sharing the state directory, the one that claims it writes; the others
+    follow it (the workers of ``serve --workers N``)."""
     manager = app[BUNDLES]
-    await manager.start()
-    tasks = [spawn(source.run()) for source in sources_for(manager)]
+    await manager.start(writer=await asyncio.to_thread(manager.store.claim_writer))
+    task = spawn(sources.run(manager))
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    manager.store.release_writer()

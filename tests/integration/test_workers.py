@@ -2,17 +2,24 @@
 up over the workers, a killed worker is replaced, SIGTERM drains every worker."""
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
+from edge_assembler.bundles.store import atomic_write
 from tests.conftest import Origin, free_port
+from tests.integration.bundles.conftest import NAME, Factory
 
 CLI = [sys.executable, "-m", "edge_assembler"]
 WORKER = "X-Edge-Worker"
@@ -76,8 +83,9 @@ async def wait_for_pids(url: str, want: Iterable[int]) -> set[int]:
     return seen
 
 
-@pytest.fixture
-async def supervisor(origin: Origin) -> AsyncIterator[Supervisor]:
+@contextlib.asynccontextmanager
+async def serve(origin: Origin, *args: str) -> AsyncIterator[Supervisor]:
+    """`serve --workers 2` in front of ``origin``, once both workers answer."""
     (origin.state.files / "small.ts").write_bytes(os.urandom(1024))
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
@@ -89,6 +97,7 @@ async def supervisor(origin: Origin) -> AsyncIterator[Supervisor]:
         origin.url,
         "--listen",
         f"127.0.0.1:{port}",
+        *args,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -110,16 +119,23 @@ async def supervisor(origin: Origin) -> AsyncIterator[Supervisor]:
             await proc.communicate()
 
 
-async def request_counts(url: str) -> dict[tuple[str, str], float]:
+@pytest.fixture
+async def supervisor(origin: Origin) -> AsyncIterator[Supervisor]:
+    async with serve(origin) as sup:
+        yield sup
+
+
+async def samples(url: str, family: str, sample: str) -> list[Sample]:
     async with aiohttp.ClientSession() as session, session.get(f"{url}/_edge/metrics") as r:
         text = await r.text()
-    family = next(
-        f for f in text_string_to_metric_families(text) if f.name == "edge_assembler_requests"
-    )
+    found = next(f for f in text_string_to_metric_families(text) if f.name == family)
+    return [s for s in found.samples if s.name == sample]
+
+
+async def request_counts(url: str) -> dict[tuple[str, str], float]:
     return {
         (s.labels["route"], s.labels["status"]): s.value
-        for s in family.samples
-        if s.name == "edge_assembler_requests_total"
+        for s in await samples(url, "edge_assembler_requests", "edge_assembler_requests_total")
     }
 
 
@@ -130,16 +146,12 @@ async def test_both_workers_answer_and_metrics_add_up(supervisor: Supervisor):
     counts = await request_counts(supervisor.url)
     assert counts[("passthrough", "200")] == REQUESTS
     # Each worker's CPU time, as its own series (labelled with its pid).
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{supervisor.url}/_edge/metrics") as r,
-    ):
-        text = await r.text()
-    cpu = next(
-        f for f in text_string_to_metric_families(text) if f.name == "edge_assembler_cpu_seconds"
-    )
-    assert {int(s.labels["pid"]) for s in cpu.samples} == supervisor.workers()
-    assert all(s.value > 0 for s in cpu.samples)
+    cpu = await samples(supervisor.url, "edge_assembler_cpu_seconds", "edge_assembler_cpu_seconds")
+    assert {int(s.labels["pid"]) for s in cpu} == supervisor.workers()
+    # Readiness (no bundles configured): every worker is ready.
+    (ready,) = await samples(supervisor.url, "edge_assembler_ready", "edge_assembler_ready")
+    assert ready.value == 1
+    assert all(s.value > 0 for s in cpu)
 
 
 async def test_a_killed_worker_is_replaced(supervisor: Supervisor):
@@ -179,3 +191,90 @@ async def test_sigterm_drains_every_worker_then_exits_0(supervisor: Supervisor, 
     _, err = await asyncio.wait_for(supervisor.proc.communicate(), timeout=10)
     assert supervisor.proc.returncode == 0, err.decode()
     assert not workers & live_pids()
+
+
+# --- one bundle writer per node --------------------------------------------------------------
+
+
+async def bundle_views(url: str) -> dict[int, dict[str, Any]]:
+    """The bundle status each worker reports, by pid (asked until both answered)."""
+    views: dict[int, dict[str, Any]] = {}
+    async with fresh_connections() as session:
+        while len(views) < 2:
+            async with session.get(f"{url}/_edge/bundles") as r:
+                views[int(r.headers[WORKER])] = await r.json()
+    return views
+
+
+async def wait_for_revision(sup: Supervisor, revision: int) -> dict[int, dict[str, Any]]:
+    """Every worker's status once all of them serve ``revision``."""
+    async with asyncio.timeout(10):
+        while True:
+            views = await bundle_views(sup.url)
+            if set(views) == sup.workers() and all(
+                v["active_revision"] == revision for v in views.values()
+            ):
+                return views
+            await asyncio.sleep(0.1)
+
+
+def the_writer(views: dict[int, dict[str, Any]]) -> int:
+    """The one pid that writes; every other worker names it."""
+    (writer,) = (pid for pid, view in views.items() if view["writer"]["self"])
+    assert all(view["writer"]["pid"] == writer for view in views.values())
+    return writer
+
+
+async def activations(url: str) -> float:
+    return sum(
+        s.value
+        for s in await samples(
+            url, "edge_assembler_bundle_activations", "edge_assembler_bundle_activations_total"
+        )
+        if s.labels["result"] == "activated"
+    )
+
+
+async def test_one_worker_writes_and_every_worker_swaps_to_the_same_revision(
+    origin: Origin, tmp_path: Path
+):
+    factory = Factory(tmp_path)
+    factory.write_trust()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+
+    def publish(revision: int) -> None:
+        bundle = factory.bundle(revision, created=datetime.now(UTC) - timedelta(minutes=1))
+        atomic_write(drop / "rules.tar.gz", bundle)
+
+    publish(10)
+    flags = [
+        *("--bundle", str(drop), "--trust", str(tmp_path / "trust.json")),
+        *("--state-dir", str(tmp_path / "node")),
+        *("--set", "bundles.watch_interval=0.2", "--set", "bundles.debounce=0.05"),
+    ]
+    async with serve(origin, *flags) as sup:
+        views = await wait_for_revision(sup, 10)
+        writer = the_writer(views)
+        assert len({v["sha256"] for v in views.values()}) == 1
+
+        publish(11)
+        views = await wait_for_revision(sup, 11)
+        assert the_writer(views) == writer
+        assert len({v["sha256"] for v in views.values()}) == 1
+        assert await activations(sup.url) == 2  # one per revision, not one per worker
+        (ready,) = await samples(sup.url, "edge_assembler_ready", "edge_assembler_ready")
+        assert ready.value == 1
+
+        # The writer dies: one of the workers (the survivor or its replacement) takes over.
+        os.kill(writer, signal.SIGKILL)
+        async with asyncio.timeout(10):
+            while writer in sup.workers() or len(sup.workers()) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        publish(12)
+        views = await wait_for_revision(sup, 12)
+        assert the_writer(views) != writer
+        assert await activations(sup.url) == 3
+    state = json.loads((tmp_path / "node" / "state" / "state.json").read_text())
+    history = state["names"][NAME]["history"]
+    assert [entry["revision"] for entry in history] == [10, 11, 12]
