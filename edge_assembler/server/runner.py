@@ -1,9 +1,11 @@
 """Running the edge: listening sockets, uvloop, and a bounded drain on SIGTERM."""
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 
 from aiohttp import web
@@ -17,6 +19,11 @@ log = logging.getLogger("edge_assembler.server")
 
 # Names the worker process that answered (``serve --workers N``, N > 1).
 WORKER_HEADER = "X-Edge-Worker"
+BACKLOG = 1024
+# How long connections taken from the accept queue at shutdown get for their request to
+# arrive (seconds): the client sent it right after connecting.
+QUEUED_REQUEST_WAIT = 0.05
+LISTENERS = web.AppKey("listeners", list[socket.socket])
 
 
 async def start(
@@ -35,11 +42,75 @@ async def start(
         access_log_class=access_log_class,
         access_log=logging.getLogger(ACCESS_LOGGER) if config.log.access_log else None,
     )
+    sockets = app[LISTENERS] = []  # set before the app is frozen, filled after
     await runner.setup()
-    for host, port in config.listen_addresses():
-        site = web.TCPSite(runner, host or None, port, backlog=1024, reuse_port=reuse_port or None)
-        await site.start()
+    try:
+        for host, port in config.listen_addresses():
+            bind(sockets, host, port, share=reuse_port, probe=False)
+        for sock in sockets:
+            await web.SockSite(runner, sock, backlog=BACKLOG).start()
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        await runner.cleanup()
+        raise
     return runner
+
+
+def bind(sockets: list[socket.socket], host: str, port: int, *, share: bool, probe: bool) -> int:
+    """Bind ``host`` (every interface when empty) on ``port``, or on one free port for all
+    of its addresses when ``port`` is 0, appending the sockets to ``sockets``; the port.
+    ``share`` sets SO_REUSEPORT; ``probe`` first binds without it, so that a port held by
+    another process is an error."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    for family, kind, proto, _, address in sorted(set(infos), key=lambda info: info[0]):
+        if probe:
+            with socket.socket(family, kind, proto) as trial:
+                _set_options(trial, reuse_port=False)
+                trial.bind((address[0], port, *address[2:]))
+                port = trial.getsockname()[1]
+        sock = socket.socket(family, kind, proto)
+        sockets.append(sock)
+        _set_options(sock, reuse_port=share)
+        sock.bind((address[0], port, *address[2:]))
+        port = sock.getsockname()[1]
+    return port
+
+
+def _set_options(sock: socket.socket, *, reuse_port: bool) -> None:
+    """The options asyncio's ``create_server`` sets, so the workers' sockets can join."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if sock.family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+
+
+async def stop_listening(app: web.Application, runner: web.AppRunner) -> None:
+    """Stop accepting without resetting the connections already in the kernel's accept
+    queues, as closing a listening socket would: with a backlog of 0 the kernel drops new
+    SYNs (the client retries, and is refused once the socket is closed), the queued
+    connections are accepted and handed to the server, then their requests get a moment to
+    arrive before the drain closes idle connections."""
+    loop, server = asyncio.get_running_loop(), runner.server
+    assert server is not None, "the runner is set up"
+    accepted = 0
+    for sock in app[LISTENERS]:
+        with contextlib.suppress(OSError):
+            sock.listen(0)
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:  # BlockingIOError: the queue is empty
+                break
+            conn.setblocking(False)
+            await loop.connect_accepted_socket(server, conn)
+            accepted += 1
+    for site in list(runner.sites):
+        await site.stop()
+    if accepted:
+        log.info("accepted %d queued connections before closing the listeners", accepted)
+        await asyncio.sleep(QUEUED_REQUEST_WAIT)
 
 
 def urls(runner: web.AppRunner) -> list[str]:
@@ -68,6 +139,7 @@ async def serve(
     await wait_for_signal(eof_fd=sys.stdin.fileno() if worker else None)
     log.info("draining (at most %.1f s)", config.drain_timeout)
     app[READINESS].draining = True
+    await stop_listening(app, runner)
     await runner.cleanup()
     log.info("stopped")
 

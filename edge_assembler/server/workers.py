@@ -60,13 +60,14 @@ def run(config: NodeConfig) -> int:
 
 def _reserve(config: NodeConfig) -> tuple[list[socket.socket], tuple[str, ...]]:
     """Bind (SO_REUSEPORT, no listen) every listen address; the addresses with their ports
-    resolved."""
+    resolved. The probe makes a port another process holds (another edge on the same port
+    included) an error rather than a port silently shared with it."""
     sockets: list[socket.socket] = []
     listen: list[str] = []
     try:
         for i, (host, port) in enumerate(config.listen_addresses()):
             try:
-                port = _bind(sockets, host, port)
+                port = runner.bind(sockets, host, port, share=True, probe=True)
             except OSError as exc:
                 raise ConfigError(
                     f"$.listen[{i}]: cannot listen on {config.listen[i]!r}: {exc.strerror or exc}"
@@ -77,33 +78,6 @@ def _reserve(config: NodeConfig) -> tuple[list[socket.socket], tuple[str, ...]]:
             sock.close()
         raise
     return sockets, tuple(listen)
-
-
-def _bind(sockets: list[socket.socket], host: str, port: int) -> int:
-    """Bind ``host`` (every interface when empty) on ``port``, or on one free port for all
-    of its addresses when ``port`` is 0; the port."""
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    for family, kind, proto, _, address in sorted(set(infos), key=lambda info: info[0]):
-        # Without SO_REUSEPORT first: a port another process holds (another edge on the same
-        # port included) is an error rather than a port silently shared with it.
-        with socket.socket(family, kind, proto) as probe:
-            _set_options(probe, reuse_port=False)
-            probe.bind((address[0], port, *address[2:]))
-            port = probe.getsockname()[1]
-        sock = socket.socket(family, kind, proto)
-        sockets.append(sock)
-        _set_options(sock, reuse_port=True)
-        sock.bind((address[0], port, *address[2:]))
-    return port
-
-
-def _set_options(sock: socket.socket, *, reuse_port: bool) -> None:
-    """The options asyncio's ``create_server`` sets, so the workers' sockets can join."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    if sock.family == socket.AF_INET6:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
 
 
 def _shared_keys(session: Session) -> Session:

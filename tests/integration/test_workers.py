@@ -25,6 +25,7 @@ CLI = [sys.executable, "-m", "edge_assembler"]
 WORKER = "X-Edge-Worker"
 REQUESTS = 50
 SLOW = 20
+LOADERS = 8
 
 
 class Supervisor:
@@ -132,19 +133,28 @@ async def samples(url: str, family: str, sample: str) -> list[Sample]:
     return [s for s in found.samples if s.name == sample]
 
 
-async def request_counts(url: str) -> dict[tuple[str, str], float]:
-    return {
-        (s.labels["route"], s.labels["status"]): s.value
-        for s in await samples(url, "edge_assembler_requests", "edge_assembler_requests_total")
-    }
+async def passthrough_count(url: str, want: int) -> float:
+    """The node's count of passthrough 200s once it reached ``want`` (a worker counts a
+    request after its last byte is sent, so just after the client read it)."""
+    async with asyncio.timeout(5):
+        while True:
+            count = sum(
+                s.value
+                for s in await samples(
+                    url, "edge_assembler_requests", "edge_assembler_requests_total"
+                )
+                if (s.labels["route"], s.labels["status"]) == ("passthrough", "200")
+            )
+            if count >= want:
+                return count
+            await asyncio.sleep(0.05)
 
 
 async def test_both_workers_answer_and_metrics_add_up(supervisor: Supervisor):
     pids = await answering_pids(f"{supervisor.url}/files/small.ts", REQUESTS)
     assert set(pids) == supervisor.workers()
     assert len(set(pids)) == 2
-    counts = await request_counts(supervisor.url)
-    assert counts[("passthrough", "200")] == REQUESTS
+    assert await passthrough_count(supervisor.url, REQUESTS) == REQUESTS
     # Each worker's CPU time, as its own series (labelled with its pid).
     cpu = await samples(supervisor.url, "edge_assembler_cpu_seconds", "edge_assembler_cpu_seconds")
     assert {int(s.labels["pid"]) for s in cpu} == supervisor.workers()
@@ -169,7 +179,7 @@ async def test_a_killed_worker_is_replaced(supervisor: Supervisor):
     # The killed worker's requests stay counted next to the live workers' ones.
     pids = await answering_pids(f"{supervisor.url}/files/small.ts", 10)
     assert set(pids) <= after
-    assert (await request_counts(supervisor.url))[("passthrough", "200")] == 10
+    assert await passthrough_count(supervisor.url, 10) == 10
 
 
 async def test_sigterm_drains_every_worker_then_exits_0(supervisor: Supervisor, origin: Origin):
@@ -180,14 +190,35 @@ async def test_sigterm_drains_every_worker_then_exits_0(supervisor: Supervisor, 
             async with session.get(f"{supervisor.url}/slow/1.5") as r:
                 return r.status, await r.text(), int(r.headers[WORKER])
 
+        body = (origin.state.files / "small.ts").read_bytes()
+        outcomes: list[str] = []
+
+        async def load() -> None:
+            """Segment requests back to back, each on a new connection, until the node
+            stops accepting connections."""
+            while True:
+                try:
+                    async with session.get(f"{supervisor.url}/files/small.ts") as r:
+                        ok = r.status == 200 and await r.read() == body
+                        outcomes.append("ok" if ok else f"HTTP {r.status} or a bad body")
+                except aiohttp.ClientConnectorError:
+                    return  # refused: the request never reached a worker
+                except aiohttp.ClientError as exc:
+                    outcomes.append(repr(exc))
+
         requests = [asyncio.ensure_future(slow()) for _ in range(SLOW)]
+        loaders = [asyncio.ensure_future(load()) for _ in range(LOADERS)]
         async with asyncio.timeout(10):
-            while origin.state.hits["/slow/1.5"] < SLOW:  # noqa: ASYNC110
+            while origin.state.hits["/slow/1.5"] < SLOW or len(outcomes) < 4 * LOADERS:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         supervisor.proc.send_signal(signal.SIGTERM)
         answers = await asyncio.gather(*requests)
+        async with asyncio.timeout(10):
+            await asyncio.gather(*loaders)
     assert [(status, text) for status, text, _ in answers] == [(200, "finally\n")] * SLOW
     assert {pid for _, _, pid in answers} == workers
+    # Every request a worker accepted, under load, got its whole answer.
+    assert set(outcomes) == {"ok"}
     _, err = await asyncio.wait_for(supervisor.proc.communicate(), timeout=10)
     assert supervisor.proc.returncode == 0, err.decode()
     assert not workers & live_pids()
