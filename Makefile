@@ -62,6 +62,17 @@ test-deps:
 	      printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
 	    fi; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx'; }
+# promtool (Debian's prometheus package) checks the alert rules, their unit tests and the
+# compose stack's Prometheus config (tests/integration/test_deploy_files.py). The same
+# policy-rc.d keeps the package's Prometheus service on port 9090 from starting.
+	@[ -x /usr/bin/promtool ] || { \
+	  echo "installing prometheus for promtool (apt; its system service is not started)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) sh -c 'if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      trap "rm -f /usr/sbin/policy-rc.d" EXIT; \
+	      printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
+	    fi; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus'; }
 
 $(NODE_STAMP): package.json package-lock.json | system-deps
 	npm ci --no-audit --no-fund --loglevel=error

@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-live", action="store_true", help="skip the live encoder")
     demo.add_argument(
+        "--origin-only",
+        action="store_true",
+        help="serve only the demo origin, on --origin-listen (edges run elsewhere)",
+    )
+    demo.add_argument(
         "--set",
         dest="sets",
         action="append",
@@ -144,8 +149,12 @@ def _show_config(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from edge_assembler.demo.run import run_demo
+    from edge_assembler.demo.run import run_demo, run_origin
 
+    if args.origin_only:
+        return run_origin(
+            listen=args.origin_listen, media_cache=args.media_cache, live=not args.no_live
+        )
     return run_demo(
         listen=args.listen,
         origin_listen=args.origin_listen,

@@ -5,7 +5,8 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -81,6 +82,22 @@ def run_demo(
     return 0
 
 
+def run_origin(*, listen: str, media_cache: Path, live: bool) -> int:
+    """The demo origin alone (no edge): for edges that run elsewhere, e.g. in containers."""
+    try:
+        address = parse_listen(listen)
+    except ValueError as exc:
+        print(f"edge-assembler demo: origin listen address {exc}", file=sys.stderr)
+        return 2
+    try:
+        media = ensure_media(media_cache, log=_say)
+        uvloop.run(_serve_origin(address, media, live))
+    except (MediaError, OSError) as exc:
+        print(f"edge-assembler demo: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 @dataclass(frozen=True, slots=True)
 class DemoBundle:
     bundle: Path
@@ -136,47 +153,64 @@ async def _serve(
     bundle: DemoBundle | None,
     sets: Sequence[str],
 ) -> None:
-    with tempfile.TemporaryDirectory(prefix="edge-assembler-live-") as live_dir:
-        encoder = LiveEncoder(Path(live_dir)) if live else None
-        origin_runner = web.AppRunner(
-            create_origin_app(media, live_root=Path(live_dir) if live else None),
-            access_log=None,
+    async with _origin(origin_address, media, live) as origin_url:
+        edge_config = load_config(
+            None,
+            origin=origin_url,
+            listen=[edge_listen],
+            sets=["log.format=text", *sets],
+            bundle=[str(bundle.bundle)] if bundle else [],
+            trust=str(bundle.trust) if bundle else None,
+            state_dir=str(bundle.state_dir) if bundle else None,
         )
-        edge_runner: web.AppRunner | None = None
+        demo_page = partial(
+            page.add_routes,
+            prefix=edge_config.admin_prefix,
+            origin=origin_url,
+            hls=HLS_VOD[1],
+            dash=DASH_VOD[1],
+            node_modules=page.node_modules_dirs(),
+            live_hls=CHANNEL_STREAMS[0][1],
+            live_dash=CHANNEL_STREAMS[1][1],
+        )
+        edge_app = create_app(edge_config, extra_routes=demo_page)
+        edge_runner = await start(edge_app, edge_config, access_log_class)
         try:
-            if encoder is not None:
-                await encoder.start()
-            await origin_runner.setup()
-            host, port = origin_address
-            await web.TCPSite(origin_runner, host or None, port).start()
-            origin_url = urls(origin_runner)[0]
-            edge_config = load_config(
-                None,
-                origin=origin_url,
-                listen=[edge_listen],
-                sets=["log.format=text", *sets],
-                bundle=[str(bundle.bundle)] if bundle else [],
-                trust=str(bundle.trust) if bundle else None,
-                state_dir=str(bundle.state_dir) if bundle else None,
-            )
-            demo_page = partial(
-                page.add_routes,
-                prefix=edge_config.admin_prefix,
-                origin=origin_url,
-                hls=HLS_VOD[1],
-                dash=DASH_VOD[1],
-                node_modules=page.node_modules_dirs(),
-                live_hls=CHANNEL_STREAMS[0][1],
-                live_dash=CHANNEL_STREAMS[1][1],
-            )
-            edge_app = create_app(edge_config, extra_routes=demo_page)
-            edge_runner = await start(edge_app, edge_config, access_log_class)
             _print_urls(urls(edge_runner)[0], origin_url, edge_config, live)
             await wait_for_signal()
         finally:
-            if edge_runner is not None:
-                await edge_runner.cleanup()
-            await origin_runner.cleanup()
+            await edge_runner.cleanup()
+
+
+async def _serve_origin(address: tuple[str, int], media: Path, live: bool) -> None:
+    async with _origin(address, media, live) as origin_url:
+        streams = [*VOD_STREAMS, *CHANNEL_STREAMS, *([LIVE_STREAM] if live else [])]
+        width = max(len(label) for label, _ in streams) + 1
+        lines = ["", f"Edge Assembler demo origin is running at {origin_url}/", ""]
+        lines += [f"  {label + ':':<{width}} {path}" for label, path in streams]
+        lines += ["", "Stop with Ctrl-C.", ""]
+        print("\n".join(lines), flush=True)
+        await wait_for_signal()
+
+
+@asynccontextmanager
+async def _origin(address: tuple[str, int], media: Path, live: bool) -> AsyncIterator[str]:
+    """The demo origin (and the live encoder) serving on ``address``; yields its base URL."""
+    with tempfile.TemporaryDirectory(prefix="edge-assembler-live-") as live_dir:
+        encoder = LiveEncoder(Path(live_dir)) if live else None
+        runner = web.AppRunner(
+            create_origin_app(media, live_root=Path(live_dir) if live else None),
+            access_log=None,
+        )
+        try:
+            if encoder is not None:
+                await encoder.start()
+            await runner.setup()
+            host, port = address
+            await web.TCPSite(runner, host or None, port).start()
+            yield urls(runner)[0]
+        finally:
+            await runner.cleanup()
             if encoder is not None:
                 await encoder.stop()
 

