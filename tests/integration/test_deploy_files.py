@@ -995,3 +995,15 @@ def test_promtool_checks_the_compose_prometheus_config(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 1 rule files found" in result.stdout
     assert f"SUCCESS: {len(alert_rules())} rules found" in result.stdout
+
+
+def test_operator_guide_explains_every_alert() -> None:
+    """deploy/README.md has a row for each alert rule, and none for a rule that is gone."""
+    rules = {
+        rule["alert"]
+        for group in yaml.safe_load(ALERTS.read_text())["groups"]
+        for rule in group["rules"]
+    }
+    guide = (DEPLOY / "README.md").read_text()
+    rows = set(re.findall(r"^\| `(EdgeAssembler\w+)` \|", guide, flags=re.M))
+    assert rows == rules
