@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [--scenario NAME]... [--out DIR]``: the latency benchmark.
+"""``python -m bench [--quick] [--scenario NAME]... [--out DIR] [--repeat N]``: the latency
+benchmark.
 
 Writes ``DIR/report.json``, ``DIR/report.md`` and the PNG plots (``bench.report``); the
 processes' logs go to ``DIR/logs``. Exit status 0 when the run completed (targets met or
@@ -27,8 +28,14 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("bench-report"), help="report folder")
     parser.add_argument("--workers", type=int, default=1, help="edge worker processes")
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="N",
+        help="measure every system N times, in rounds; the report gives the spread",
+    )  # fmt: skip
     args = parser.parse_args()
-    settings = replace(QUICK if args.quick else FULL, workers=args.workers)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    settings = replace(QUICK if args.quick else FULL, workers=args.workers, repeats=args.repeat)
     logs = args.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     result = uvloop.run(run(settings, args.scenario, logs))

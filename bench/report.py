@@ -28,6 +28,10 @@ _LINESTYLES = ("-", "--", ":", "-.")
 _OPEN_COLUMNS = ("p50", "p90", "p99", "p999", "max")
 
 
+# How close repeated ramps of one run should come (README "Performance").
+REPEAT_TOLERANCE = 0.10
+
+
 def write_report(out: Path, run: Mapping[str, Any]) -> list[Path]:
     """Write ``report.json``, ``report.md``, ``latency-<scenario>.png`` per scenario with
     open-loop results and ``throughput-latency.png`` into ``out``; return the paths."""
@@ -106,6 +110,7 @@ def _markdown(run: Mapping[str, Any], plots: set[str]) -> str:
         lines += _table((title, "value"), ((k, _cell(v)) for k, v in run[title].items()))
         lines.append("")
     lines += _targets(run["targets"])
+    lines += _repeatability(run["scenarios"])
     for scenario in run["scenarios"]:
         lines += _scenario(scenario, plots)
     if "throughput-latency.png" in plots:
@@ -135,6 +140,63 @@ def _targets(targets: Sequence[Mapping[str, Any]]) -> list[str]:
         *_table(("what", "target", "measured", "met"), rows),
         "",
     ]
+
+
+def _repeatability(scenarios: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each repeated system's maximum and half-load latencies, ramp by ramp, with their
+    spread: (largest - smallest) / median."""
+    rows = []
+    spreads = []
+    for scenario in scenarios:
+        for name, system in scenario["systems"].items():
+            repeats, spread = system.get("repeats"), system.get("spread")
+            if not repeats or not spread:
+                continue
+            cells = [
+                scenario["name"],
+                name,
+                " / ".join(_num(float(r["rps"])) for r in repeats),
+                _percent(spread["max_rps"]),
+            ]
+            if "p50@0.5" in spread:
+                i = _half_index(repeats[0])
+                cells += [
+                    " / ".join(_num(float(r["open"][i]["p50"])) for r in repeats),
+                    _percent(spread["p50@0.5"]),
+                    _percent(spread["p99@0.5"]),
+                ]
+                spreads.append(spread["p50@0.5"])
+            else:
+                cells += ["-", "-", "-"]
+            spreads.append(spread["max_rps"])
+            rows.append(cells)
+    if not rows:
+        return []
+    header = (
+        "scenario", "system", "max req/s, each ramp", "spread",
+        "p50 ms at 50 %, each ramp", "spread", "p99 spread at 50 %",
+    )  # fmt: skip
+    within = sum(1 for x in spreads if x <= REPEAT_TOLERANCE)
+    return [
+        "## Repeatability",
+        "",
+        "Every system ramped several times in this run, in rounds. Spread: (largest - "
+        f"smallest) / median. {within} of {len(spreads)} maximum and median figures are "
+        f"within {REPEAT_TOLERANCE:.0%}.",
+        "",
+        *_table(header, rows),
+        "",
+    ]
+
+
+def _half_index(ramp: Mapping[str, Any]) -> int:
+    """Which open-loop rate of a ramp is half its maximum."""
+    rps = float(ramp["rps"])
+    return next(i for i, o in enumerate(ramp["open"]) if abs(o["target_rps"] / rps - 0.5) < 0.01)
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.1f} %"
 
 
 def _scenario(scenario: Mapping[str, Any], plots: set[str]) -> list[str]:

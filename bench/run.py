@@ -54,7 +54,7 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
     os.sched_setaffinity(0, loading)  # this process, its threads, wrk and the origins
     chosen = [s for s in SCENARIOS if not names or s.name in names]
     special = [name for name in SPECIAL if not names or name in names]
-    steps = 1 + sum(1 + len(s.baselines) for s in chosen) + len(special)
+    steps = 1 + sum((1 + len(s.baselines)) * settings.repeats for s in chosen) + len(special)
     progress = Progress(steps)
     progress.step("micro benchmarks")
     micro = micro_rows(settings.micro_rounds)
@@ -95,6 +95,7 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
             "server_cpus": sorted(serving),
             "load_cpus": sorted(loading),
             "closed_runs": settings.closed_runs,
+            "repeats": settings.repeats,
         },
         "scenarios": results,
         "micro": micro,
@@ -110,37 +111,86 @@ async def _scenario(
     progress: Progress,
     serving: set[int],
 ) -> Json:
-    progress.step(f"{scenario.name}: edge")
+    """Every system of ``scenario`` ramped ``repeats`` times, in rounds (the edge, then
+    each baseline), so that a slow spell of the machine falls on every system alike."""
+    repeats = ctx.settings.repeats
     urls = await scenario.urls(ctx)
-    before = await _origin_requests(ctx)
-    systems: Json = {"edge": await _ramp(urls, ctx.settings)}
+    body = await _answer(ctx.http, urls[0])
+    ramps: dict[str, list[Json]] = {"edge": []}
     notes: list[str] = []
     metrics: dict[str, float] = {}
-    if scenario.coalescing:
-        served = _served(systems["edge"])
-        fetched = await _origin_requests(ctx) - before
-        metrics["origin_requests_per_1k"] = round(1000 * fetched / max(served, 1), 3)
-        notes.append(f"origin requests: {fetched} for {served} viewer requests")
-    if scenario.memory:
-        metrics["rss_mb_per_worker"] = await _memory(scenario, ctx, edge)
-        notes.append(
-            f"RSS: the largest worker after {ctx.settings.live_sessions} sessions each "
-            "loaded their playlist"
-        )
-    body = await _answer(ctx.http, urls[0])
-    for baseline in scenario.baselines:
-        progress.step(f"{scenario.name}: {baseline.system}")
-        async with _baseline(baseline, body, ctx, media) as (running, paths):
-            stack.pin(running.pids, serving)
-            systems[baseline.system] = await _ramp([running.url + p for p in paths], ctx.settings)
+    async with contextlib.AsyncExitStack() as running:
+        baselines: list[tuple[str, list[str]]] = []
+        for baseline in scenario.baselines:
+            server, paths = await running.enter_async_context(_baseline(baseline, body, ctx, media))
+            stack.pin(server.pids, serving)
+            baselines.append((baseline.system, [server.url + p for p in paths]))
+            ramps[baseline.system] = []
+        for round_ in range(repeats):
+            of = f" ({round_ + 1}/{repeats})" if repeats > 1 else ""
+            progress.step(f"{scenario.name}: edge{of}")
+            before = await _origin_requests(ctx)
+            ramps["edge"].append(await _ramp(urls, ctx.settings))
+            if round_ == 0 and scenario.coalescing:
+                served = _served(ramps["edge"][0])
+                fetched = await _origin_requests(ctx) - before
+                metrics["origin_requests_per_1k"] = round(1000 * fetched / max(served, 1), 3)
+                notes.append(f"origin requests: {fetched} for {served} viewer requests")
+            if round_ == 0 and scenario.memory:
+                metrics["rss_mb_per_worker"] = await _memory(scenario, ctx, edge)
+                notes.append(
+                    f"RSS: the largest worker after {ctx.settings.live_sessions} sessions "
+                    "each loaded their playlist"
+                )
+            for system, system_urls in baselines:
+                progress.step(f"{scenario.name}: {system}{of}")
+                ramps[system].append(await _ramp(system_urls, ctx.settings))
     return {
         "name": scenario.name,
         "description": scenario.description,
         "url_count": len(urls),
-        "systems": systems,
+        "systems": {system: _repeated(runs) for system, runs in ramps.items()},
         "notes": notes,
         "metrics": metrics,
     }
+
+
+def _repeated(runs: Sequence[Json]) -> Json:
+    """One system's ramps: the one with the median maximum stands for the system (the
+    lower middle one of an even count); with more than one, ``repeats`` lists each ramp's
+    maximum and latencies, and ``spread`` the range of each over its median."""
+    ordered = sorted(runs, key=lambda r: float(r["closed"]["rps"]))
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    if len(runs) < 2:
+        return chosen
+    chosen["repeats"] = [
+        {
+            "rps": r["closed"]["rps"],
+            "open": [
+                {"target_rps": o["target_rps"], **{q: o["latency"][q] for q in ("p50", "p99")}}
+                for o in r["open"]
+            ],
+        }
+        for r in runs
+    ]
+    spread: Json = {"max_rps": _spread([float(r["closed"]["rps"]) for r in runs])}
+    for i, fraction in enumerate(_fractions(runs[0])):
+        for q in ("p50", "p99"):
+            values = [float(r["open"][i]["latency"][q]) for r in runs]
+            spread[f"{q}@{fraction:g}"] = _spread(values)
+    chosen["spread"] = spread
+    return chosen
+
+
+def _fractions(ramp: Json) -> list[float]:
+    rps = float(ramp["closed"]["rps"])
+    return [round(float(o["target_rps"]) / rps, 2) for o in ramp["open"]]
+
+
+def _spread(values: Sequence[float]) -> float:
+    """(largest - smallest) / median, as a fraction."""
+    middle = statistics.median(values)
+    return round((max(values) - min(values)) / middle, 4) if middle else 0.0
 
 
 @contextlib.asynccontextmanager

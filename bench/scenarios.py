@@ -40,6 +40,7 @@ class Settings:
     fractions: tuple[float, ...] = (0.25, 0.5, 0.75)
     connections: int = 32
     workers: int = 1
+    repeats: int = 1  # ramps per system, in rounds: their spread is the run's repeatability
 
 
 QUICK: Final = Settings(

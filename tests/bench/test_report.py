@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bench.report import Progress, write_report
+from bench.run import _repeated
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SCENARIOS = ("personalised-vod-media", "segment-pass-through")
@@ -208,3 +209,45 @@ def test_progress_terminal_line() -> None:
         "[##......] 2/4 nginx (elapsed 0m00s)",
         "[########] 4/4 done (elapsed 0m00s)",
     ]
+
+
+def _ramp(rps: float, p50_half: float) -> dict[str, Any]:
+    closed = {"rps": rps, "requests": int(rps * 10), "errors": 0, "connections": 32,
+              "seconds": 10.0, "latency": _percentiles(1.5)}  # fmt: skip
+    ramp = {"closed": closed, "open": [_open(rps, f) for f in (0.25, 0.5, 0.75)]}
+    ramp["open"][1]["latency"] = _percentiles(p50_half)
+    return ramp
+
+
+def test_repeated_ramps_keep_the_median_one_and_their_spread() -> None:
+    system = _repeated([_ramp(4200.0, 1.1), _ramp(4000.0, 1.0), _ramp(3000.0, 2.0)])
+    assert system["closed"]["rps"] == 4000.0  # the median ramp stands for the system
+    assert [r["rps"] for r in system["repeats"]] == [4200.0, 4000.0, 3000.0]
+    assert system["spread"]["max_rps"] == pytest.approx((4200 - 3000) / 4000, abs=1e-4)
+    assert system["spread"]["p50@0.5"] == pytest.approx((2.0 - 1.0) / 1.1, abs=1e-4)
+    assert system["spread"]["p99@0.5"] == pytest.approx((10.0 - 5.0) / 5.5, abs=1e-4)
+    assert system["repeats"][2]["open"][1] == {"target_rps": 1500.0, "p50": 2.0, "p99": 10.0}
+    # Two ramps: the lower one stands; one ramp: no repeat fields.
+    assert _repeated([_ramp(4200.0, 1.0), _ramp(4000.0, 1.0)])["closed"]["rps"] == 4000.0
+    assert "spread" not in _repeated([_ramp(4200.0, 1.0)])
+
+
+def test_report_states_the_repeatability(tmp_path: Path) -> None:
+    run = _run()
+    edge = run["scenarios"][0]["systems"]["edge"]
+    edge.update(_repeated([_ramp(4000.0, 1.0), _ramp(4300.0, 1.05)]))
+    write_report(tmp_path, run)
+    text = (tmp_path / "report.md").read_text()
+    section = text.split("## Repeatability", 1)[1].split("\n## ", 1)[0]
+    assert "2 of 2 maximum and median figures are within 10%" in section
+    row = next(line for line in section.splitlines() if line.startswith("| personalised"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells == ["personalised-vod-media", "edge", "4,000 / 4,300", "7.2 %", "1 / 1.05",
+                     "4.9 %", "4.9 %"]  # fmt: skip
+    assert "## Repeatability" not in _markdown_of(tmp_path, _run())
+
+
+def _markdown_of(tmp_path: Path, run: dict[str, Any]) -> str:
+    out = tmp_path / "plain"
+    write_report(out, run)
+    return (out / "report.md").read_text()
