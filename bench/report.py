@@ -320,6 +320,8 @@ def _cell(value: Any) -> str:
         return _num(value)
     if isinstance(value, list | tuple):
         return ", ".join(_cell(v) for v in value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k} {_cell(v)}" for k, v in value.items())
     return str(value)
 
 

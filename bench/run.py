@@ -44,6 +44,7 @@ REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 MEDIA_CACHE: Final = REPO_ROOT / ".cache" / "demo-media"
 SWAP_FRACTION: Final = 0.5
 COLD_STARTS: Final = 3
+PROBE_LOOP: Final = 2_000_000  # iterations of the CPU probe's loop: about 0.1 s
 Json = dict[str, Any]
 
 
@@ -58,6 +59,7 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
     progress = Progress(steps)
     progress.step("micro benchmarks")
     micro = micro_rows(settings.micro_rounds)
+    steadiness = cpu_steadiness(min(serving), settings.probe_samples)
     media = ensure_media(MEDIA_CACHE)
     results: list[Json] = []
     async with contextlib.AsyncExitStack() as stack_:
@@ -82,7 +84,7 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
         "started": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "seconds": round(time.monotonic() - started, 1),
         "quick": settings.quick,
-        "machine": _machine(),
+        "machine": {**_machine(), "cpu_steadiness": steadiness},
         "versions": _versions(),
         "config": {
             "workers": settings.workers,
@@ -115,6 +117,7 @@ async def _scenario(
     each baseline), so that a slow spell of the machine falls on every system alike."""
     repeats = ctx.settings.repeats
     urls = await scenario.urls(ctx)
+    url_count = len(urls)
     body = await _answer(ctx.http, urls[0])
     ramps: dict[str, list[Json]] = {"edge": []}
     notes: list[str] = []
@@ -129,6 +132,10 @@ async def _scenario(
         for round_ in range(repeats):
             of = f" ({round_ + 1}/{repeats})" if repeats > 1 else ""
             progress.step(f"{scenario.name}: edge{of}")
+            if round_:
+                # New sessions each round: a live session's cost grows with the breaks
+                # since it joined, so every round measures sessions of the same age.
+                urls = await scenario.urls(ctx)
             before = await _origin_requests(ctx)
             ramps["edge"].append(await _ramp(urls, ctx.settings))
             if round_ == 0 and scenario.coalescing:
@@ -148,7 +155,7 @@ async def _scenario(
     return {
         "name": scenario.name,
         "description": scenario.description,
-        "url_count": len(urls),
+        "url_count": url_count,
         "systems": {system: _repeated(runs) for system, runs in ramps.items()},
         "notes": notes,
         "metrics": metrics,
@@ -232,6 +239,7 @@ async def _ramp(urls: Sequence[str], settings: Settings) -> Json:
         for _ in range(settings.closed_runs)
     ]
     closed = sorted(runs, key=lambda r: r.rps)[len(runs) // 2]  # the median run
+    slices = [round(r.rps, 1) for r in runs]
     opened: list[OpenLoop] = []
     for fraction in settings.fractions:
         opened.append(
@@ -242,7 +250,7 @@ async def _ramp(urls: Sequence[str], settings: Settings) -> Json:
                 connections=settings.connections,
             )
         )
-    return {"closed": asdict(closed), "open": [_open(o) for o in opened]}
+    return {"closed": {**asdict(closed), "runs_rps": slices}, "open": [_open(o) for o in opened]}
 
 
 def _open(result: OpenLoop) -> Json:
@@ -406,6 +414,39 @@ def _half(system: Json) -> Json | None:
     """The open loop at half the maximum throughput."""
     rps = float(system["closed"]["rps"])
     return next((o for o in system["open"] if abs(float(o["target_rps"]) / rps - 0.5) < 0.01), None)
+
+
+def cpu_steadiness(cpu: int, samples: int) -> Json:
+    """A fixed pure-Python loop timed ``samples`` times on ``cpu``, before the load: how
+    steady the servers' CPU is. ``sample_spread`` is (slowest - fastest) / median of single
+    samples (about 0.1 s each); ``half_medians`` the medians of the first and second half,
+    which is what medians of many short measurements can hope for."""
+    times = [_loop_seconds(cpu) for _ in range(samples)]
+    half = len(times) // 2
+    middle = statistics.median(times)
+    return {
+        "samples": samples,
+        "median_ms": round(1000 * middle, 1),
+        "sample_spread": round((max(times) - min(times)) / middle, 4),
+        "half_medians_ms": [
+            round(1000 * statistics.median(times[:half]), 1),
+            round(1000 * statistics.median(times[half:]), 1),
+        ],
+    }
+
+
+def _loop_seconds(cpu: int) -> float:
+    """One timed pass of a fixed loop, in this thread pinned to ``cpu`` for the while."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        began = time.perf_counter()
+        total = 0
+        for i in range(PROBE_LOOP):
+            total += i * i % 7
+        return time.perf_counter() - began
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _machine() -> Json:

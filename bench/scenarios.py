@@ -37,6 +37,7 @@ class Settings:
     live_sessions: int  # live sessions held for the memory figure
     misses: int  # distinct plans of the cohort-miss scenario (more than the cohort cache)
     micro_rounds: int
+    probe_samples: int  # timed passes of the CPU steadiness probe
     fractions: tuple[float, ...] = (0.25, 0.5, 0.75)
     connections: int = 32
     workers: int = 1
@@ -45,11 +46,11 @@ class Settings:
 
 QUICK: Final = Settings(
     quick=True, closed_seconds=1.0, closed_runs=1, open_seconds=0.5, warmup_seconds=0.0,
-    sessions=100, live_sessions=1000, misses=5000, micro_rounds=1,
+    sessions=100, live_sessions=1000, misses=5000, micro_rounds=1, probe_samples=4,
 )  # fmt: skip
 FULL: Final = Settings(
-    quick=False, closed_seconds=9.0, closed_runs=3, open_seconds=10.0, warmup_seconds=2.0,
-    sessions=1000, live_sessions=10_000, misses=6000, micro_rounds=7,
+    quick=False, closed_seconds=9.0, closed_runs=9, open_seconds=10.0, warmup_seconds=2.0,
+    sessions=1000, live_sessions=10_000, misses=6000, micro_rounds=7, probe_samples=40,
 )  # fmt: skip
 
 

@@ -27,6 +27,10 @@ def test_a_quick_run_writes_a_complete_report(tmp_path: Path) -> None:
     run = json.loads((out / "report.json").read_text())
     assert run["quick"] is True
     assert run["seconds"] < 150
+    steadiness = run["machine"]["cpu_steadiness"]
+    assert steadiness["samples"] == 4
+    assert steadiness["median_ms"] > 0
+    assert len(steadiness["half_medians_ms"]) == 2
     names = [s["name"] for s in run["scenarios"]]
     assert names == [s.name for s in SCENARIOS] + list(SPECIAL)
     for declared, measured in zip(SCENARIOS, run["scenarios"], strict=False):
