@@ -175,6 +175,23 @@ def test_every_yaml_file_parses(path: Path) -> None:
     assert all(isinstance(doc, dict) for doc in docs)
 
 
+def test_yamllint_passes_every_yaml_file(tmp_path: Path) -> None:
+    yamllint = installed_tool("yamllint", "pip install -e '.[dev]' (yamllint)")
+    config = DEPLOY / ".yamllint.yaml"
+    lint = [yamllint, "--strict", "--format", "parsable", "--config-file", str(config)]
+    result = subprocess.run([*lint, str(DEPLOY)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not result.stdout.strip()
+    # The same configuration refuses a duplicated key and trailing spaces.
+    sloppy = tmp_path / "sloppy.yaml"
+    sloppy.write_text("a: 1\na: 2\nb: [1, 2]   \n")
+    result = subprocess.run([*lint, str(sloppy)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert {"key-duplicates", "trailing-spaces"} <= set(
+        re.findall(r"\((\S+)\)$", result.stdout, re.M)
+    )
+
+
 def test_base_builds_the_expected_resources(base: list[Doc]) -> None:
     kinds = {(d["apiVersion"], d["kind"], d["metadata"]["name"]) for d in base}
     assert kinds == {
