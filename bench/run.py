@@ -221,36 +221,55 @@ async def _baseline(
 
 
 async def _ramp(urls: Sequence[str], settings: Settings) -> Json:
-    """Warm up, find the maximum throughput, then the open-loop latencies below it."""
+    """Warm up, find the maximum throughput, then the open-loop latencies below it. Each
+    phase goes on through ``urls`` where the previous one stopped, so a URL comes back only
+    after all the others (the cohort-miss scenario relies on it)."""
+    order = _Rotation(urls)
     if settings.warmup_seconds:
-        await asyncio.to_thread(
+        warm = await asyncio.to_thread(
             loadgen.closed_loop,
-            urls,
+            order.next(),
             seconds=settings.warmup_seconds,
             connections=settings.connections,
         )
-    runs = [
-        await asyncio.to_thread(
+        order.advance(warm.requests)
+    runs = []
+    for _ in range(settings.closed_runs):
+        run = await asyncio.to_thread(
             loadgen.closed_loop,
-            urls,
+            order.next(),
             seconds=settings.closed_seconds / settings.closed_runs,
             connections=settings.connections,
         )
-        for _ in range(settings.closed_runs)
-    ]
+        order.advance(run.requests)
+        runs.append(run)
     closed = sorted(runs, key=lambda r: r.rps)[len(runs) // 2]  # the median run
     slices = [round(r.rps, 1) for r in runs]
     opened: list[OpenLoop] = []
     for fraction in settings.fractions:
-        opened.append(
-            await loadgen.open_loop(
-                urls,
-                rate=max(1.0, closed.rps * fraction),
-                seconds=settings.open_seconds,
-                connections=settings.connections,
-            )
+        result = await loadgen.open_loop(
+            order.next(),
+            rate=max(1.0, closed.rps * fraction),
+            seconds=settings.open_seconds,
+            connections=settings.connections,
         )
+        order.advance(result.requests)
+        opened.append(result)
     return {"closed": {**asdict(closed), "runs_rps": slices}, "open": [_open(o) for o in opened]}
+
+
+class _Rotation:
+    """A URL list read on from where the last load phase stopped."""
+
+    def __init__(self, urls: Sequence[str]) -> None:
+        self.urls = list(urls)
+        self.at = 0
+
+    def next(self) -> list[str]:
+        return self.urls[self.at :] + self.urls[: self.at]
+
+    def advance(self, requests: int) -> None:
+        self.at = (self.at + requests) % len(self.urls)
 
 
 def _open(result: OpenLoop) -> Json:

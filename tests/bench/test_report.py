@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bench.report import Progress, write_report
-from bench.run import _repeated
+from bench.run import _repeated, _Rotation
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SCENARIOS = ("personalised-vod-media", "segment-pass-through")
@@ -251,3 +251,12 @@ def _markdown_of(tmp_path: Path, run: dict[str, Any]) -> str:
     out = tmp_path / "plain"
     write_report(out, run)
     return (out / "report.md").read_text()
+
+
+def test_load_phases_go_on_through_the_urls_where_the_last_one_stopped() -> None:
+    order = _Rotation(["a", "b", "c", "d", "e"])
+    assert order.next() == ["a", "b", "c", "d", "e"]
+    order.advance(7)  # a phase went once round and two more
+    assert order.next() == ["c", "d", "e", "a", "b"]
+    order.advance(3)
+    assert order.next() == ["a", "b", "c", "d", "e"]
