@@ -9,6 +9,13 @@ STAMP  := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 LISTEN ?= 127.0.0.1:8080
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# apt-get install of packages whose system service must not start (nginx on port 80,
+# Prometheus on 9090): a policy-rc.d that denies service starts, unless one is already there.
+APT_NO_SERVICE = $(SUDO) sh -c 'if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	  trap "rm -f /usr/sbin/policy-rc.d" EXIT; \
+	  printf "\#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
+	fi; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$$@"' apt-no-service
 
 .PHONY: run test check deploy-check bench system-deps browser-deps test-deps clean
 
@@ -51,28 +58,15 @@ test-deps:
 	  echo "installing wrk (apt)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk; }
-# The benchmark's baseline: Debian's nginx, run on a free loopback port by bench/servers.py. A
-# policy-rc.d that denies service starts (unless one is already there) keeps the package's own
-# service on port 80 from starting during the install.
+# The benchmark's baseline: Debian's nginx, run on a free loopback port by bench/servers.py.
 	@[ -x /usr/sbin/nginx ] || { \
 	  echo "installing nginx (apt; its system service is not started)"; \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) sh -c 'if [ ! -e /usr/sbin/policy-rc.d ]; then \
-	      trap "rm -f /usr/sbin/policy-rc.d" EXIT; \
-	      printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
-	    fi; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx'; }
+	  $(SUDO) apt-get update -qq && $(APT_NO_SERVICE) nginx; }
 # promtool (Debian's prometheus package) checks the alert rules, their unit tests and the
-# compose stack's Prometheus config (tests/integration/test_deploy_files.py). The same
-# policy-rc.d keeps the package's Prometheus service on port 9090 from starting.
+# compose stack's Prometheus config (tests/integration/test_deploy_files.py).
 	@[ -x /usr/bin/promtool ] || { \
 	  echo "installing prometheus for promtool (apt; its system service is not started)"; \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) sh -c 'if [ ! -e /usr/sbin/policy-rc.d ]; then \
-	      trap "rm -f /usr/sbin/policy-rc.d" EXIT; \
-	      printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
-	    fi; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus'; }
+	  $(SUDO) apt-get update -qq && $(APT_NO_SERVICE) prometheus; }
 
 $(NODE_STAMP): package.json package-lock.json | system-deps
 	npm ci --no-audit --no-fund --loglevel=error
