@@ -1,7 +1,6 @@
 """Running the edge: listening sockets, uvloop, and a bounded drain on SIGTERM."""
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -96,8 +95,11 @@ async def stop_listening(app: web.Application, runner: web.AppRunner) -> None:
     assert server is not None, "the runner is set up"
     accepted = 0
     for sock in app[LISTENERS]:
-        with contextlib.suppress(OSError):
+        try:
+            sock.setblocking(False)
             sock.listen(0)
+        except OSError:
+            continue  # closed already
         while True:
             try:
                 conn, _ = sock.accept()
