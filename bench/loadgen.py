@@ -136,6 +136,19 @@ def closed_loop(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class OpenSample:
+    """One open-loop run's raw outcome; ``combine`` makes the figures of one or more."""
+
+    rate: float
+    requests: int
+    responses: int  # finished with a whole response, whatever its status
+    errors: int
+    late_sends: int
+    seconds: float  # from the first intended time to the last response
+    latencies: "array[float]"  # seconds, from each request's intended time
+
+
 async def open_loop(
     urls: Sequence[str], *, rate: float, seconds: float, connections: int = 32
 ) -> OpenLoop:
@@ -143,6 +156,13 @@ async def open_loop(
     ``connections`` keep-alive connections; a request waits for a free connection when none
     is, and that wait is part of its latency. Errors: failed requests and responses other
     than 2xx or 304 (their latency is recorded too)."""
+    return combine([await open_sample(urls, rate=rate, seconds=seconds, connections=connections)])
+
+
+async def open_sample(
+    urls: Sequence[str], *, rate: float, seconds: float, connections: int = 32
+) -> OpenSample:
+    """``open_loop``'s run, unsummarised: runs at the same rate can be ``combine``d."""
     if rate <= 0 or seconds <= 0 or connections < 1:
         raise ValueError("rate, seconds and connections must be positive")
     target = Target.of(urls)
@@ -161,7 +181,50 @@ async def open_loop(
             run.abandon(perf_counter())
     finally:
         await run.close()
-    return run.result()
+    return OpenSample(
+        rate=rate,
+        requests=run.total,
+        responses=run.responses,
+        errors=run.errors,
+        late_sends=run.late_sends,
+        seconds=max(run.last - run.start, 1 / rate),
+        latencies=run.latencies,
+    )
+
+
+def combine(samples: Sequence[OpenSample]) -> OpenLoop:
+    """The figures of one or more open-loop runs, their latencies in one HDR histogram."""
+    if not samples:
+        raise ValueError("no open-loop runs to combine")
+    histogram = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+    for sample in samples:
+        for seconds in sample.latencies:
+            histogram.record_value(min(max(round(seconds * 1e6), LOWEST_US), HIGHEST_US))
+    requests = sum(s.requests for s in samples)
+    elapsed = sum(s.seconds for s in samples)
+
+    def ms(us: int) -> float:
+        return us / 1000
+
+    return OpenLoop(
+        target_rps=requests / sum(s.requests / s.rate for s in samples),
+        achieved_rps=sum(s.responses for s in samples) / elapsed,
+        requests=requests,
+        errors=sum(s.errors for s in samples),
+        seconds=elapsed,
+        latency=Percentiles(
+            p50=ms(histogram.get_value_at_percentile(50)),
+            p90=ms(histogram.get_value_at_percentile(90)),
+            p99=ms(histogram.get_value_at_percentile(99)),
+            p999=ms(histogram.get_value_at_percentile(99.9)),
+            max=ms(histogram.get_max_value()),
+        ),
+        histogram=[
+            (float(step.percentile_level_iterated_to), ms(step.value_iterated_to))
+            for step in histogram.get_percentile_iterator(5)
+        ],
+        late_sends=sum(s.late_sends for s in samples),
+    )
 
 
 # Response reader states (RFC 9112 §6: message body length).
@@ -280,35 +343,6 @@ class _Run:
         for conn in list(self.connections):
             conn.abort()
         await asyncio.gather(*closed)
-
-    def result(self) -> OpenLoop:
-        histogram = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
-        for seconds in self.latencies:
-            histogram.record_value(min(max(round(seconds * 1e6), LOWEST_US), HIGHEST_US))
-        elapsed = max(self.last - self.start, 1 / self.rate)
-
-        def ms(us: int) -> float:
-            return us / 1000
-
-        return OpenLoop(
-            target_rps=self.rate,
-            achieved_rps=self.responses / elapsed,
-            requests=self.total,
-            errors=self.errors,
-            seconds=elapsed,
-            latency=Percentiles(
-                p50=ms(histogram.get_value_at_percentile(50)),
-                p90=ms(histogram.get_value_at_percentile(90)),
-                p99=ms(histogram.get_value_at_percentile(99)),
-                p999=ms(histogram.get_value_at_percentile(99.9)),
-                max=ms(histogram.get_max_value()),
-            ),
-            histogram=[
-                (float(step.percentile_level_iterated_to), ms(step.value_iterated_to))
-                for step in histogram.get_percentile_iterator(5)
-            ],
-            late_sends=self.late_sends,
-        )
 
 
 class _Connection(asyncio.Protocol):

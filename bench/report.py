@@ -109,6 +109,7 @@ def _markdown(run: Mapping[str, Any], plots: set[str]) -> str:
     for title in ("machine", "versions", "config"):
         lines += _table((title, "value"), ((k, _cell(v)) for k, v in run[title].items()))
         lines.append("")
+    lines += _method(run["config"])
     lines += _targets(run["targets"])
     lines += _repeatability(run["scenarios"])
     for scenario in run["scenarios"]:
@@ -124,6 +125,20 @@ def _markdown(run: Mapping[str, Any], plots: set[str]) -> str:
         ]
     lines += _micro(run["micro"])
     return "\n".join(lines)
+
+
+def _method(config: Mapping[str, Any]) -> list[str]:
+    runs, slices = config["closed_runs"], config["open_slices"]
+    return [
+        "## Method",
+        "",
+        "Per scenario, the edge and its baselines take turns at every measurement, so a slow "
+        "spell of the machine falls on all of them alike. Maximum: the median of "
+        f"{runs} closed-loop runs of {_num(config['closed_seconds'] / runs)} s per system. "
+        f"Latency at each load fraction of it: {slices} open-loop runs of "
+        f"{_num(config['open_seconds'] / slices)} s per system, in one histogram.",
+        "",
+    ]
 
 
 def _targets(targets: Sequence[Mapping[str, Any]]) -> list[str]:

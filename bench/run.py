@@ -25,7 +25,7 @@ import aiohttp
 
 from bench import loadgen, servers, stack
 from bench.micro import micro_rows
-from bench.model import OpenLoop
+from bench.model import ClosedLoop, OpenLoop
 from bench.report import Progress
 from bench.scenarios import (
     NGINX,
@@ -55,7 +55,7 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
     os.sched_setaffinity(0, loading)  # this process, its threads, wrk and the origins
     chosen = [s for s in SCENARIOS if not names or s.name in names]
     special = [name for name in SPECIAL if not names or name in names]
-    steps = 1 + sum((1 + len(s.baselines)) * settings.repeats for s in chosen) + len(special)
+    steps = 1 + len(chosen) * settings.repeats * (1 + len(settings.fractions)) + len(special)
     progress = Progress(steps)
     progress.step("micro benchmarks")
     micro = micro_rows(settings.micro_rounds)
@@ -97,6 +97,7 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
             "server_cpus": sorted(serving),
             "load_cpus": sorted(loading),
             "closed_runs": settings.closed_runs,
+            "open_slices": settings.open_slices,
             "repeats": settings.repeats,
         },
         "scenarios": results,
@@ -113,8 +114,8 @@ async def _scenario(
     progress: Progress,
     serving: set[int],
 ) -> Json:
-    """Every system of ``scenario`` ramped ``repeats`` times, in rounds (the edge, then
-    each baseline), so that a slow spell of the machine falls on every system alike."""
+    """Every system of ``scenario`` ramped ``repeats`` times, in rounds; within a round the
+    systems take turns at every measurement (``_round``)."""
     repeats = ctx.settings.repeats
     urls = await scenario.urls(ctx)
     url_count = len(urls)
@@ -123,24 +124,24 @@ async def _scenario(
     notes: list[str] = []
     metrics: dict[str, float] = {}
     async with contextlib.AsyncExitStack() as running:
-        baselines: list[tuple[str, list[str]]] = []
+        baselines: dict[str, list[str]] = {}
         for baseline in scenario.baselines:
             server, paths = await running.enter_async_context(_baseline(baseline, body, ctx, media))
             stack.pin(server.pids, serving)
-            baselines.append((baseline.system, [server.url + p for p in paths]))
+            baselines[baseline.system] = [server.url + p for p in paths]
             ramps[baseline.system] = []
         for round_ in range(repeats):
             of = f" ({round_ + 1}/{repeats})" if repeats > 1 else ""
-            progress.step(f"{scenario.name}: edge{of}")
             if round_:
                 # New sessions each round: a live session's cost grows with the breaks
                 # since it joined, so every round measures sessions of the same age.
                 urls = await scenario.urls(ctx)
-            before = await _origin_requests(ctx)
-            ramps["edge"].append(await _ramp(urls, ctx.settings))
+            measured, (fetched, served) = await _round(
+                {"edge": urls, **baselines}, ctx, f"{scenario.name}{of}", progress
+            )
+            for system, ramp in measured.items():
+                ramps[system].append(ramp)
             if round_ == 0 and scenario.coalescing:
-                served = _served(ramps["edge"][0])
-                fetched = await _origin_requests(ctx) - before
                 metrics["origin_requests_per_1k"] = round(1000 * fetched / max(served, 1), 3)
                 notes.append(f"origin requests: {fetched} for {served} viewer requests")
             if round_ == 0 and scenario.memory:
@@ -149,9 +150,6 @@ async def _scenario(
                     f"RSS: the largest worker after {ctx.settings.live_sessions} sessions "
                     "each loaded their playlist"
                 )
-            for system, system_urls in baselines:
-                progress.step(f"{scenario.name}: {system}{of}")
-                ramps[system].append(await _ramp(system_urls, ctx.settings))
     return {
         "name": scenario.name,
         "description": scenario.description,
@@ -160,6 +158,70 @@ async def _scenario(
         "notes": notes,
         "metrics": metrics,
     }
+
+
+async def _round(
+    systems: Mapping[str, Sequence[str]], ctx: Context, label: str, progress: Progress
+) -> tuple[dict[str, Json], tuple[int, int]]:
+    """One ramp of each system (name: its URLs): a warm-up, the maximum throughput (the
+    median of ``closed_runs`` wrk runs), then the open-loop latency at each load fraction
+    of it (``open_slices`` runs, one histogram). The systems take turns run by run, so a
+    slow spell of the machine falls on all of them and each median draws on the whole
+    round. Each system's phases go on through its URLs where the last one stopped: a URL
+    comes back only after all the others (the cohort-miss scenario relies on it).
+
+    Also returned: the origin requests made after the warm-ups, and the edge's requests
+    meanwhile (the baselines ask the origin nothing after their warm-up)."""
+    settings = ctx.settings
+    orders = {system: _Rotation(urls) for system, urls in systems.items()}
+    progress.step(f"{label}: maximum throughput")
+    if settings.warmup_seconds:
+        for order in orders.values():
+            await _closed(order, settings, settings.warmup_seconds)
+    before = await _origin_requests(ctx)
+    runs: dict[str, list[ClosedLoop]] = {system: [] for system in systems}
+    for _ in range(settings.closed_runs):
+        for system, order in orders.items():
+            seconds = settings.closed_seconds / settings.closed_runs
+            runs[system].append(await _closed(order, settings, seconds))
+    maxima = {system: sorted(r, key=lambda c: c.rps)[len(r) // 2] for system, r in runs.items()}
+    opened: dict[str, list[OpenLoop]] = {system: [] for system in systems}
+    for fraction in settings.fractions:
+        progress.step(f"{label}: latency at {fraction:.0%} of the maximum")
+        samples: dict[str, list[loadgen.OpenSample]] = {system: [] for system in systems}
+        for _ in range(settings.open_slices):
+            for system, order in orders.items():
+                sample = await loadgen.open_sample(
+                    order.next(),
+                    rate=max(1.0, maxima[system].rps * fraction),
+                    seconds=settings.open_seconds / settings.open_slices,
+                    connections=settings.connections,
+                )
+                order.advance(sample.requests)
+                samples[system].append(sample)
+        for system, taken in samples.items():
+            opened[system].append(loadgen.combine(taken))
+    fetched = await _origin_requests(ctx) - before
+    served = sum(r.requests for r in runs["edge"]) + sum(o.requests for o in opened["edge"])
+    ramps: dict[str, Json] = {
+        system: {
+            "closed": {
+                **asdict(maxima[system]),
+                "runs_rps": [round(r.rps, 1) for r in runs[system]],
+            },
+            "open": [_open(o) for o in opened[system]],
+        }
+        for system in systems
+    }
+    return ramps, (fetched, served)
+
+
+async def _closed(order: "_Rotation", settings: Settings, seconds: float) -> ClosedLoop:
+    result = await asyncio.to_thread(
+        loadgen.closed_loop, order.next(), seconds=seconds, connections=settings.connections
+    )
+    order.advance(result.requests)
+    return result
 
 
 def _repeated(runs: Sequence[Json]) -> Json:
@@ -220,44 +282,6 @@ async def _baseline(
         raise ValueError(f"unknown baseline {baseline.system}")
 
 
-async def _ramp(urls: Sequence[str], settings: Settings) -> Json:
-    """Warm up, find the maximum throughput, then the open-loop latencies below it. Each
-    phase goes on through ``urls`` where the previous one stopped, so a URL comes back only
-    after all the others (the cohort-miss scenario relies on it)."""
-    order = _Rotation(urls)
-    if settings.warmup_seconds:
-        warm = await asyncio.to_thread(
-            loadgen.closed_loop,
-            order.next(),
-            seconds=settings.warmup_seconds,
-            connections=settings.connections,
-        )
-        order.advance(warm.requests)
-    runs = []
-    for _ in range(settings.closed_runs):
-        run = await asyncio.to_thread(
-            loadgen.closed_loop,
-            order.next(),
-            seconds=settings.closed_seconds / settings.closed_runs,
-            connections=settings.connections,
-        )
-        order.advance(run.requests)
-        runs.append(run)
-    closed = sorted(runs, key=lambda r: r.rps)[len(runs) // 2]  # the median run
-    slices = [round(r.rps, 1) for r in runs]
-    opened: list[OpenLoop] = []
-    for fraction in settings.fractions:
-        result = await loadgen.open_loop(
-            order.next(),
-            rate=max(1.0, closed.rps * fraction),
-            seconds=settings.open_seconds,
-            connections=settings.connections,
-        )
-        order.advance(result.requests)
-        opened.append(result)
-    return {"closed": {**asdict(closed), "runs_rps": slices}, "open": [_open(o) for o in opened]}
-
-
 class _Rotation:
     """A URL list read on from where the last load phase stopped."""
 
@@ -276,10 +300,6 @@ def _open(result: OpenLoop) -> Json:
     data = asdict(result)
     data["histogram"] = [list(point) for point in result.histogram]
     return data
-
-
-def _served(system: Json) -> int:
-    return int(system["closed"]["requests"]) + sum(int(o["requests"]) for o in system["open"])
 
 
 async def _answer(http: aiohttp.ClientSession, url: str) -> bytes:

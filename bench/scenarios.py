@@ -31,7 +31,8 @@ class Settings:
     quick: bool
     closed_seconds: float  # over all the closed-loop runs
     closed_runs: int  # closed-loop runs per system: the median one is the maximum
-    open_seconds: float
+    open_seconds: float  # per system and load fraction
+    open_slices: int  # the open-loop seconds in this many runs, interleaved between systems
     warmup_seconds: float  # 0: none
     sessions: int  # distinct viewers of a personalised scenario
     live_sessions: int  # live sessions held for the memory figure
@@ -41,16 +42,18 @@ class Settings:
     fractions: tuple[float, ...] = (0.25, 0.5, 0.75)
     connections: int = 32
     workers: int = 1
-    repeats: int = 1  # ramps per system, in rounds: their spread is the run's repeatability
+    repeats: int = 1  # rounds of every system's ramp: their spread is the run's repeatability
 
 
 QUICK: Final = Settings(
-    quick=True, closed_seconds=1.0, closed_runs=1, open_seconds=0.5, warmup_seconds=0.0,
-    sessions=100, live_sessions=1000, misses=5000, micro_rounds=1, probe_samples=4,
+    quick=True, closed_seconds=1.0, closed_runs=1, open_seconds=0.5, open_slices=1,
+    warmup_seconds=0.0, sessions=100, live_sessions=1000, misses=5000, micro_rounds=1,
+    probe_samples=4,
 )  # fmt: skip
 FULL: Final = Settings(
-    quick=False, closed_seconds=9.0, closed_runs=9, open_seconds=10.0, warmup_seconds=2.0,
-    sessions=1000, live_sessions=10_000, misses=6000, micro_rounds=7, probe_samples=40,
+    quick=False, closed_seconds=15.0, closed_runs=15, open_seconds=10.0, open_slices=5,
+    warmup_seconds=2.0, sessions=1000, live_sessions=10_000, misses=6000, micro_rounds=7,
+    probe_samples=40,
 )  # fmt: skip
 
 

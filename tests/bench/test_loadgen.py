@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from bench import loadgen
-from bench.loadgen import LoadToolMissing, closed_loop, open_loop, wrk_version
+from bench.loadgen import LoadToolMissing, closed_loop, combine, open_loop, open_sample, wrk_version
 from bench.model import OpenLoop
 from edge_assembler.server.runner import urls
 
@@ -133,6 +133,28 @@ async def test_open_loop_counts_the_wait_behind_a_stall(server: Served) -> None:
     assert result.latency.max >= 500
     assert result.latency.p99 >= 400
     assert result.latency.p90 >= 100
+
+
+async def test_open_loop_runs_combine_into_one_histogram(server: Served) -> None:
+    """Runs taken apart (the benchmark interleaves the systems) make one result: counts add
+    up and the percentiles are those of all their latencies together; a stall in one run
+    shows in the whole."""
+    calm = await open_sample([server.url + "/delay/c"], rate=200, seconds=1, connections=8)
+    server.stall_at = sum(server.paths.values()) + 50
+    stalled = await open_sample([server.url + "/delay/s"], rate=200, seconds=1, connections=8)
+    both = combine([calm, stalled])
+    assert both.requests == calm.requests + stalled.requests == 400
+    assert both.errors == 0
+    assert both.target_rps == pytest.approx(200)
+    assert both.seconds == pytest.approx(calm.seconds + stalled.seconds)
+    assert both.achieved_rps == pytest.approx(400 / both.seconds)
+    every = sorted([*calm.latencies, *stalled.latencies])
+    assert both.latency.max == pytest.approx(every[-1] * 1000, rel=0.01)
+    assert both.latency.p50 == pytest.approx(every[len(every) // 2 - 1] * 1000, rel=0.01)
+    assert combine([calm]).latency.max < 100 <= both.latency.p90  # 100 ms: not in ``calm``
+    assert_sorted_histogram(both)
+    with pytest.raises(ValueError, match="no open-loop runs"):
+        combine([])
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,15 @@ def _run() -> dict[str, Any]:
         "quick": False,
         "machine": {"cpus": 2, "cpu_model": "Test | CPU", "memory_gb": 24, "python": "3.11.7"},
         "versions": {"edge_assembler": "0.1.0", "nginx": "1.22.1", "wrk": "4.1.0"},
-        "config": {"workers": 1, "connections": 32, "load_fractions": [0.25, 0.5, 0.75]},
+        "config": {
+            "workers": 1,
+            "connections": 32,
+            "closed_seconds": 15.0,
+            "closed_runs": 15,
+            "open_seconds": 10.0,
+            "open_slices": 5,
+            "load_fractions": [0.25, 0.5, 0.75],
+        },
         "scenarios": scenarios,
         "micro": [
             {
@@ -138,6 +146,9 @@ def test_report_markdown(tmp_path: Path) -> None:
     assert "| hls | live window | cold | 44.1 | 22.7x | ≤ 50 | met |" in text
     assert "| hls | 1 h VOD | parse | 812 | - | - | - |" in text
     assert "| load_fractions | 0.25, 0.5, 0.75 |" in text
+    method = text.split("## Method", 1)[1].split("\n## ", 1)[0]
+    assert "the median of 15 closed-loop runs of 1 s per system" in method
+    assert "5 open-loop runs of 2 s per system, in one histogram" in method
 
 
 def test_report_partial_results(tmp_path: Path) -> None:
