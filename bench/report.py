@@ -133,7 +133,9 @@ def _method(config: Mapping[str, Any]) -> list[str]:
         "## Method",
         "",
         "Per scenario, the edge and its baselines take turns at every measurement, so a slow "
-        "spell of the machine falls on all of them alike. Maximum: the median of "
+        "spell of the machine falls on all of them alike. Each is warmed up for "
+        f"{_num(config['warmup_seconds'])} s first (the edge's first warm-up of the run: "
+        f"{_num(config['settle_seconds'])} s). Maximum: the median of "
         f"{runs} closed-loop runs of {_num(config['closed_seconds'] / runs)} s per system. "
         f"Latency at each load fraction of it: {slices} open-loop runs of "
         f"{_num(config['open_seconds'] / slices)} s per system, in one histogram.",

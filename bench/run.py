@@ -73,6 +73,7 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
         ctx = Context(edge.url, origin.url, http, settings)
         for scenario in chosen:
             results.append(await _scenario(scenario, ctx, edge, media, progress, serving))
+            ctx = replace(ctx, settings=replace(settings, settle_seconds=0.0))  # settled
         if "bundle-hot-swap" in special:
             progress.step("bundle-hot-swap")
             results.append(await _hot_swap(ctx, edge, results))
@@ -98,6 +99,8 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
             "load_cpus": sorted(loading),
             "closed_runs": settings.closed_runs,
             "open_slices": settings.open_slices,
+            "warmup_seconds": settings.warmup_seconds,
+            "settle_seconds": settings.settle_seconds,
             "repeats": settings.repeats,
         },
         "scenarios": results,
@@ -137,7 +140,11 @@ async def _scenario(
                 # since it joined, so every round measures sessions of the same age.
                 urls = await scenario.urls(ctx)
             measured, (fetched, served) = await _round(
-                {"edge": urls, **baselines}, ctx, f"{scenario.name}{of}", progress
+                {"edge": urls, **baselines},
+                ctx,
+                f"{scenario.name}{of}",
+                progress,
+                settle=0.0 if round_ else ctx.settings.settle_seconds,
             )
             for system, ramp in measured.items():
                 ramps[system].append(ramp)
@@ -161,23 +168,33 @@ async def _scenario(
 
 
 async def _round(
-    systems: Mapping[str, Sequence[str]], ctx: Context, label: str, progress: Progress
+    systems: Mapping[str, Sequence[str]],
+    ctx: Context,
+    label: str,
+    progress: Progress,
+    *,
+    settle: float,
 ) -> tuple[dict[str, Json], tuple[int, int]]:
-    """One ramp of each system (name: its URLs): a warm-up, the maximum throughput (the
-    median of ``closed_runs`` wrk runs), then the open-loop latency at each load fraction
-    of it (``open_slices`` runs, one histogram). The systems take turns run by run, so a
-    slow spell of the machine falls on all of them and each median draws on the whole
-    round. Each system's phases go on through its URLs where the last one stopped: a URL
-    comes back only after all the others (the cohort-miss scenario relies on it).
+    """One ramp of each system (name: its URLs): a warm-up (the edge's at least
+    ``settle`` seconds: a new process's segment pass-through sped up over its first half
+    minute of load), the maximum throughput (the median of ``closed_runs`` wrk runs),
+    then the open-loop latency at each load fraction of it (``open_slices`` runs, one
+    histogram). The systems take turns run by run, so a slow spell of the machine falls
+    on all of them and each median draws on the whole round. Each system's phases go on
+    through its URLs where the last one stopped: a URL comes back only after all the
+    others (the cohort-miss scenario relies on it).
 
     Also returned: the origin requests made after the warm-ups, and the edge's requests
     meanwhile (the baselines ask the origin nothing after their warm-up)."""
     settings = ctx.settings
     orders = {system: _Rotation(urls) for system, urls in systems.items()}
     progress.step(f"{label}: maximum throughput")
-    if settings.warmup_seconds:
-        for order in orders.values():
-            await _closed(order, settings, settings.warmup_seconds)
+    for system, order in orders.items():
+        warmup = settings.warmup_seconds
+        if system == "edge":
+            warmup = max(warmup, settle)
+        if warmup:
+            await _closed(order, settings, warmup)
     before = await _origin_requests(ctx)
     runs: dict[str, list[ClosedLoop]] = {system: [] for system in systems}
     for _ in range(settings.closed_runs):

@@ -33,7 +33,8 @@ class Settings:
     closed_runs: int  # closed-loop runs per system: the median one is the maximum
     open_seconds: float  # per system and load fraction
     open_slices: int  # the open-loop seconds in this many runs, interleaved between systems
-    warmup_seconds: float  # 0: none
+    warmup_seconds: float  # each system, each round, before it is measured (0: none)
+    settle_seconds: float  # the edge's first warm-up instead: a new process speeds up
     sessions: int  # distinct viewers of a personalised scenario
     live_sessions: int  # live sessions held for the memory figure
     misses: int  # distinct plans of the cohort-miss scenario (more than the cohort cache)
@@ -47,13 +48,13 @@ class Settings:
 
 QUICK: Final = Settings(
     quick=True, closed_seconds=1.0, closed_runs=1, open_seconds=0.5, open_slices=1,
-    warmup_seconds=0.0, sessions=100, live_sessions=1000, misses=5000, micro_rounds=1,
-    probe_samples=4,
+    warmup_seconds=0.0, settle_seconds=0.0, sessions=100, live_sessions=1000, misses=5000,
+    micro_rounds=1, probe_samples=4,
 )  # fmt: skip
 FULL: Final = Settings(
     quick=False, closed_seconds=15.0, closed_runs=15, open_seconds=10.0, open_slices=5,
-    warmup_seconds=2.0, sessions=1000, live_sessions=10_000, misses=6000, micro_rounds=7,
-    probe_samples=40,
+    warmup_seconds=2.0, settle_seconds=30.0, sessions=1000, live_sessions=10_000, misses=6000,
+    micro_rounds=7, probe_samples=40,
 )  # fmt: skip
 
 

@@ -75,6 +75,8 @@ def _run() -> dict[str, Any]:
             "closed_runs": 15,
             "open_seconds": 10.0,
             "open_slices": 5,
+            "warmup_seconds": 2.0,
+            "settle_seconds": 30.0,
             "load_fractions": [0.25, 0.5, 0.75],
         },
         "scenarios": scenarios,
@@ -147,6 +149,7 @@ def test_report_markdown(tmp_path: Path) -> None:
     assert "| hls | 1 h VOD | parse | 812 | - | - | - |" in text
     assert "| load_fractions | 0.25, 0.5, 0.75 |" in text
     method = text.split("## Method", 1)[1].split("\n## ", 1)[0]
+    assert "warmed up for 2 s first (the edge's first warm-up of the run: 30 s)" in method
     assert "the median of 15 closed-loop runs of 1 s per system" in method
     assert "5 open-loop runs of 2 s per system, in one histogram" in method
 
