@@ -228,27 +228,38 @@ async def _relay(
     _rewrite_location(response, upstream)
     if origin.content_length is not None:
         response.content_length = origin.content_length
-    await response.prepare(request)
-    if request.method == "HEAD" or origin.status in (204, 304):
-        await response.write_eof()
-        return response
     metrics = request.app[METRICS]
     try:
-        async for chunk in origin.content.iter_chunked(_CHUNK):
+        await response.prepare(request)
+        if request.method == "HEAD" or origin.status in (204, 304):
+            await response.write_eof()
+            return response
+        while chunk := await _origin_chunk(request, origin):
             await response.write(chunk)  # waits while the client's socket is full
             metrics.bytes_streamed.inc(len(chunk))
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        await response.write_eof()
+    except _OriginBodyFailed:
         # Headers are gone already: cut the connection so the client sees a short body
         # rather than a complete-looking one.
         metrics.stream_aborts.labels("origin").inc()
-        log.warning("origin body failed mid-stream for %s: %r", request.path[:200], exc)
         _abort(request)
-        return response
-    except ConnectionError:
+    except ConnectionError:  # the client went away (aiohttp's own class is one too)
         metrics.stream_aborts.labels("client").inc()
-        return response
-    await response.write_eof()
     return response
+
+
+class _OriginBodyFailed(Exception):
+    """The origin's body broke off mid-stream."""
+
+
+async def _origin_chunk(request: web.Request, origin: aiohttp.ClientResponse) -> bytes:
+    """The origin body's next chunk (b"" at its end); a failure is logged and raised as
+    ``_OriginBodyFailed``, kept apart from the client's connection errors."""
+    try:
+        return await origin.content.read(_CHUNK)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("origin body failed mid-stream for %s: %r", request.path[:200], exc)
+        raise _OriginBodyFailed from exc
 
 
 def _rewrite_location(response: web.StreamResponse, upstream: Upstream) -> None:
