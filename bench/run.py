@@ -51,6 +51,7 @@ Json = dict[str, Any]
 async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
     """Measure the scenarios ``names`` (all when empty) and return the run dict."""
     started = time.monotonic()
+    began = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     serving, loading = stack.split_cpus()
     os.sched_setaffinity(0, loading)  # this process, its threads, wrk and the origins
     chosen = [s for s in SCENARIOS if not names or s.name in names]
@@ -82,7 +83,7 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
         results.append(await _cold_start(settings, logs))
     progress.done()
     return {
-        "started": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "started": began,
         "seconds": round(time.monotonic() - started, 1),
         "quick": settings.quick,
         "machine": {**_machine(), "cpu_steadiness": steadiness},
