@@ -175,8 +175,8 @@ def _repeatability(scenarios: Sequence[Mapping[str, Any]]) -> list[str]:
                 " / ".join(_num(float(r["rps"])) for r in repeats),
                 _percent(spread["max_rps"]),
             ]
-            if "p50@0.5" in spread:
-                i = _half_index(repeats[0])
+            i = half_index(float(repeats[0]["rps"]), repeats[0]["open"])
+            if i is not None:
                 cells += [
                     " / ".join(_num(float(r["open"][i]["p50"])) for r in repeats),
                     _percent(spread["p50@0.5"]),
@@ -206,10 +206,12 @@ def _repeatability(scenarios: Sequence[Mapping[str, Any]]) -> list[str]:
     ]
 
 
-def _half_index(ramp: Mapping[str, Any]) -> int:
-    """Which open-loop rate of a ramp is half its maximum."""
-    rps = float(ramp["rps"])
-    return next(i for i, o in enumerate(ramp["open"]) if abs(o["target_rps"] / rps - 0.5) < 0.01)
+def half_index(max_rps: float, opens: Sequence[Mapping[str, Any]]) -> int | None:
+    """Which of a ramp's open-loop runs is at half its maximum throughput, if any."""
+    return next(
+        (i for i, o in enumerate(opens) if abs(float(o["target_rps"]) / max_rps - 0.5) < 0.01),
+        None,
+    )
 
 
 def _percent(fraction: float) -> str:

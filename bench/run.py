@@ -26,7 +26,7 @@ import aiohttp
 from bench import loadgen, servers, stack
 from bench.micro import micro_rows
 from bench.model import ClosedLoop, OpenLoop
-from bench.report import Progress
+from bench.report import Progress, half_index
 from bench.scenarios import (
     NGINX,
     REWRITER,
@@ -72,9 +72,9 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
         stack.pin(edge.running.pids, serving)
         http = await stack_.enter_async_context(aiohttp.ClientSession())
         ctx = Context(edge.url, origin.url, http, settings)
-        for scenario in chosen:
-            results.append(await _scenario(scenario, ctx, edge, media, progress, serving))
-            ctx = replace(ctx, settings=replace(settings, settle_seconds=0.0))  # settled
+        for i, scenario in enumerate(chosen):
+            settle = 0.0 if i else settings.settle_seconds  # the run's first warm-up only
+            results.append(await _scenario(scenario, ctx, edge, media, progress, serving, settle))
         if "bundle-hot-swap" in special:
             progress.step("bundle-hot-swap")
             results.append(await _hot_swap(ctx, edge, results))
@@ -117,9 +117,11 @@ async def _scenario(
     media: Path,
     progress: Progress,
     serving: set[int],
+    settle: float,
 ) -> Json:
     """Every system of ``scenario`` ramped ``repeats`` times, in rounds; within a round the
-    systems take turns at every measurement (``_round``)."""
+    systems take turns at every measurement (``_round``). The edge's first warm-up lasts
+    at least ``settle`` seconds."""
     repeats = ctx.settings.repeats
     urls = await scenario.urls(ctx)
     url_count = len(urls)
@@ -145,7 +147,7 @@ async def _scenario(
                 ctx,
                 f"{scenario.name}{of}",
                 progress,
-                settle=0.0 if round_ else ctx.settings.settle_seconds,
+                settle=0.0 if round_ else settle,
             )
             for system, ramp in measured.items():
                 ramps[system].append(ramp)
@@ -469,8 +471,8 @@ def _added_p99(personalised: Json | None, passthrough: Json | None) -> float | N
 
 def _half(system: Json) -> Json | None:
     """The open loop at half the maximum throughput."""
-    rps = float(system["closed"]["rps"])
-    return next((o for o in system["open"] if abs(float(o["target_rps"]) / rps - 0.5) < 0.01), None)
+    i = half_index(float(system["closed"]["rps"]), system["open"])
+    return None if i is None else system["open"][i]
 
 
 def cpu_steadiness(cpu: int, samples: int) -> Json:
