@@ -11,6 +11,7 @@ from aiohttp import web
 
 from edge_assembler.config import NodeConfig
 from edge_assembler.server.app import create_app
+from edge_assembler.server.heap import keep_heap
 from edge_assembler.server.logs import ACCESS_LOGGER, AccessLogger
 from edge_assembler.server.state import READINESS
 
@@ -133,6 +134,7 @@ async def serve(
     As a ``worker`` of ``serve --workers N``: the ports are shared with the other workers,
     answers carry the process id in ``X-Edge-Worker``, and the end of stdin (the supervisor
     is gone) stops the worker as SIGTERM does."""
+    keep_heap()
     app = create_app(config)
     if worker:
         app.on_response_prepare.append(_worker_header)

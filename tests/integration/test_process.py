@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 import json
 import os
+import platform
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -24,6 +25,11 @@ class EdgeProcess:
         self.proc = proc
         self.url = url
 
+    def page_faults(self) -> int:
+        """Minor page faults so far (proc(5), /proc/PID/stat field 10)."""
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[7])
+
     def rss_kib(self) -> int:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         return int(
@@ -31,7 +37,9 @@ class EdgeProcess:
         )
 
 
-async def start_edge(origin_url: str, *extra: str) -> EdgeProcess:
+async def start_edge(
+    origin_url: str, *extra: str, env: dict[str, str] | None = None
+) -> EdgeProcess:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         *CLI,
@@ -43,6 +51,7 @@ async def start_edge(origin_url: str, *extra: str) -> EdgeProcess:
         *extra,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
@@ -128,6 +137,41 @@ async def test_big_body_is_streamed_byte_identical_with_bounded_memory(
     assert received.hexdigest() == digest.hexdigest()
     growth_mib = (peak - baseline) / 1024
     assert growth_mib < 24, f"RSS grew by {growth_mib:.1f} MiB for a {BIG >> 20} MiB body"
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+@pytest.mark.parametrize(("env", "most"), [({}, 5), ({"MALLOC_PERTURB_": "0"}, None)])
+async def test_relaying_segments_reuses_the_heap_unless_the_operator_tunes_malloc(
+    origin: Origin, env: dict[str, str], most: int | None
+):
+    """The kept heap (``server/heap.py``) takes next to no page faults per relayed segment
+    once warm; glibc's default, which an operator's MALLOC_* setting keeps, takes dozens."""
+    (origin.state.files / "seg.ts").write_bytes(os.urandom(520 * 1024))
+    quiet = ("--set", "log.access_log=false")  # nothing reads its stdout
+    edge = await start_edge(origin.url, "--workers", "1", *quiet, env=os.environ | env)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def fetch() -> None:
+                async with session.get(f"{edge.url}/files/seg.ts") as r:
+                    assert len(await r.read()) == 520 * 1024
+
+            async def rounds(n: int) -> None:
+                for _ in range(n):
+                    await asyncio.gather(*(fetch() for _ in range(32)))
+                    await asyncio.sleep(0.01)  # the requests in flight fall to none
+
+            await rounds(5)
+            before = edge.page_faults()
+            await rounds(20)
+            per_request = (edge.page_faults() - before) / (20 * 32)
+    finally:
+        edge.proc.kill()
+        await edge.proc.wait()
+    if most is None:
+        assert per_request > 20
+    else:
+        assert per_request < most
 
 
 async def test_sigterm_drains_in_flight_requests_then_exits_0(
