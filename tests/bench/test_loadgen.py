@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from time import perf_counter
 
 import pytest
 from aiohttp import web
@@ -121,6 +122,30 @@ async def test_open_loop_keeps_the_arrival_rate(server: Served) -> None:
     assert result.latency.p50 <= result.latency.p90 <= result.latency.p99 <= result.latency.max
     assert server.paths == {"/delay/a": 200, "/delay/b": 200}
     assert_sorted_histogram(result)
+
+
+async def test_open_loop_sends_each_request_at_its_intended_time(
+    server: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests 1 ms apart leave within a fraction of a millisecond of their intended times,
+    not at the event loop's next millisecond tick: the generator's own lateness would be in
+    every latency it reports."""
+    lateness: list[float] = []
+    send = loadgen._Connection.send
+
+    def timed(conn: loadgen._Connection, request: bytes, intended: float) -> None:
+        lateness.append(perf_counter() - intended)
+        send(conn, request, intended)
+
+    monkeypatch.setattr(loadgen._Connection, "send", timed)
+    result = await open_loop([server.url + "/delay/t"], rate=1000, seconds=1, connections=16)
+    assert result.errors == 0
+    assert result.late_sends == 0
+    assert len(lateness) == 1000
+    lateness.sort()
+    assert lateness[0] >= 0  # never early
+    assert lateness[500] < 0.0002
+    assert lateness[900] < 0.0005
 
 
 async def test_open_loop_counts_the_wait_behind_a_stall(server: Served) -> None:
