@@ -11,8 +11,8 @@ from aiohttp import web
 
 from edge_assembler.config import NodeConfig
 from edge_assembler.server.app import create_app
-from edge_assembler.server.heap import keep_heap
 from edge_assembler.server.logs import ACCESS_LOGGER, AccessLogger
+from edge_assembler.server.memory import freeze_startup, keep_heap
 from edge_assembler.server.state import READINESS
 
 log = logging.getLogger("edge_assembler.server")
@@ -139,6 +139,7 @@ async def serve(
     if worker:
         app.on_response_prepare.append(_worker_header)
     runner = await start(app, config, access_log_class, reuse_port=worker)
+    freeze_startup()
     log.info("edge listening on %s", ", ".join(urls(runner)))
     await wait_for_signal(eof_fd=sys.stdin.fileno() if worker else None)
     log.info("draining (at most %.1f s)", config.drain_timeout)

@@ -144,7 +144,7 @@ async def test_big_body_is_streamed_byte_identical_with_bounded_memory(
 async def test_relaying_segments_reuses_the_heap_unless_the_operator_tunes_malloc(
     origin: Origin, env: dict[str, str], most: int | None
 ):
-    """The kept heap (``server/heap.py``) takes next to no page faults per relayed segment
+    """The kept heap (``server/memory.py``) takes next to no page faults per relayed segment
     once warm; glibc's default, which an operator's MALLOC_* setting keeps, takes dozens."""
     (origin.state.files / "seg.ts").write_bytes(os.urandom(520 * 1024))
     quiet = ("--set", "log.access_log=false")  # nothing reads its stdout

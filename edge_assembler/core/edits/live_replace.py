@@ -64,9 +64,10 @@ class StreamBreak(NamedTuple):
 Count = Annotated[int, msgspec.Meta(ge=0)]
 
 
-class LiveBreak(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class LiveBreak(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     """A break of the stream's history (``StreamBreak``) with the session's fill of
-    ``planned`` seconds (``fill.break_id`` is the break's id)."""
+    ``planned`` seconds (``fill.break_id`` is the break's id); a frozen value, out of the
+    cyclic collector as edits are (``Edit``)."""
 
     start_msn: Count
     replaced: Count

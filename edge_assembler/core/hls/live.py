@@ -42,17 +42,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+import msgspec
+
 from edge_assembler.core.hls.attributes import parse_attributes
 from edge_assembler.core.hls.lines import classify, tag, tag_name
 from edge_assembler.core.hls.model import MediaPlaylist
 
 
-@dataclass(frozen=True, slots=True)
-class BreakRecord:
+class BreakRecord(msgspec.Struct, frozen=True, gc=False):
     """A break of the stream: origin MSN of the first replaced segment, the number of
     origin segments replaced and of output segments inserted in their place, and the
     indexes (after the first) of the inserted segments that open with a discontinuity of
-    their own (a new creative of the pod, the slate)."""
+    their own (a new creative of the pod, the slate). A frozen value every live session
+    holds a few of: out of the cyclic collector, as edits are."""
 
     id: str
     start_msn: int

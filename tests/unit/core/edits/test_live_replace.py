@@ -2,6 +2,8 @@
 segments (MSNs 12-13, signalled as 12 s), windows before, across, inside and after it, with
 pods longer, shorter and empty (DESIGN §4; SPEC_RULES 9-13, 45)."""
 
+import gc
+
 import pytest
 
 from edge_assembler.core.edits import apply, needs
@@ -9,6 +11,7 @@ from edge_assembler.core.edits.live_replace import (
     LiveBreak,
     LiveReplace,
     StreamBreak,
+    live_records,
     replace_live_breaks,
     session_history,
 )
@@ -199,3 +202,13 @@ def test_the_live_replace_edit_fills_each_break_from_its_record():
     out = apply(origin(11, 14), [edit], FETCHED)
     assert isinstance(out, MediaPlaylist)
     assert render(out).decode() == replaced(11, 14, fill("three"))
+
+
+def test_a_sessions_history_is_out_of_the_cyclic_collector():
+    """Every live session keeps its edit and records (``LiveBreaks``): frozen values that
+    cannot be in a cycle, kept out of the collector's full passes (gc=False)."""
+    edit = LiveReplace(breaks=(LiveBreak(12, 2, 12.0, fill("three").edit),))
+    records = live_records(edit, FETCHED)
+    assert records
+    held = [edit, *edit.breaks, *(b.fill for b in edit.breaks), *records]
+    assert [type(v).__name__ for v in held if gc.is_tracked(v)] == []

@@ -1,4 +1,5 @@
-"""The worker's C heap: keep freed memory instead of handing it back to the kernel.
+"""A worker's memory: its C heap keeps freed memory instead of handing it back to the
+kernel, and what start-up built stays out of the cyclic collector's passes.
 
 Relaying a segment allocates a few hundred kB of buffers per request and frees them soon
 after. With glibc's defaults the heap top is trimmed (and big buffers are mmap'd) as the
@@ -11,6 +12,7 @@ An operator's own ``MALLOC_*_`` environment variables or ``glibc.malloc`` tunabl
 """
 
 import ctypes
+import gc
 import logging
 import os
 import platform
@@ -49,3 +51,12 @@ def keep_heap() -> bool:
     if not done:
         log.warning("glibc refused the heap thresholds; the heap is trimmed as by default")
     return done
+
+
+def freeze_startup() -> None:
+    """Collect start-up's garbage, then move every live object (the libraries' modules, the
+    app, its routes) out of the cyclic collector's passes (``gc.freeze``). A full pass then
+    walks only what serving made since: with the 70,000 objects of start-up in it, each
+    took 40-50 ms on a live channel's load, a pause every request in flight waited out."""
+    gc.collect()
+    gc.freeze()
