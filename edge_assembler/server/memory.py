@@ -8,7 +8,8 @@ again: under segment load that came to about 100 page faults per request in spel
 seconds, and a quarter less throughput. Fixing the thresholds keeps a worker's heap at its
 high-water mark (at most ``TRIM_THRESHOLD`` of it idle) and its throughput steady.
 
-An operator's own ``MALLOC_*_`` environment variables or ``glibc.malloc`` tunables win.
+An operator who sets any of glibc's malloc parameters (``MALLOC_*`` environment variables,
+``glibc.malloc`` tunables) keeps glibc's own thresholds and those settings.
 """
 
 import ctypes
@@ -33,7 +34,7 @@ TRIM_THRESHOLD: Final = 32 * 1024 * 1024
 
 def operator_tuned(environ: Mapping[str, str]) -> bool:
     """True when the environment sets glibc's malloc parameters itself."""
-    return any(name.startswith("MALLOC_") and name.endswith("_") for name in environ) or (
+    return any(name.startswith("MALLOC_") for name in environ) or (
         "glibc.malloc." in environ.get("GLIBC_TUNABLES", "")
     )
 

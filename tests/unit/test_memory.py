@@ -67,8 +67,9 @@ def test_an_operators_malloc_settings_win(env: dict[str, str]) -> None:
 
 
 def test_operator_tuned_reads_only_malloc_settings() -> None:
-    assert operator_tuned({"MALLOC_ARENA_MAX": "2"}) is False  # not a glibc name (no "_")
-    assert operator_tuned({"MALLOC_ARENA_MAX_": "2"}) is True
+    assert operator_tuned({"MALLOC_ARENA_MAX": "2"}) is True
+    assert operator_tuned({"MALLOC_TOP_PAD_": "0"}) is True
+    assert operator_tuned({"MY_MALLOC_": "1"}) is False
     assert operator_tuned({"GLIBC_TUNABLES": "glibc.rtld.optional_static_tls=512"}) is False
     assert operator_tuned({"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=1"}) is True
     assert operator_tuned({"PATH": "/usr/bin"}) is False
