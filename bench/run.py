@@ -129,6 +129,7 @@ async def _scenario(
     ramps: dict[str, list[Json]] = {"edge": []}
     notes: list[str] = []
     metrics: dict[str, float] = {}
+    waited = 0.0
     async with contextlib.AsyncExitStack() as running:
         baselines: dict[str, list[str]] = {}
         for baseline in scenario.baselines:
@@ -142,13 +143,14 @@ async def _scenario(
                 # New sessions each round: a live session's cost grows with the breaks
                 # since it joined, so every round measures sessions of the same age.
                 urls = await scenario.urls(ctx)
-            measured, (fetched, served) = await _round(
+            measured, (fetched, served), idle = await _round(
                 {"edge": urls, **baselines},
                 ctx,
                 f"{scenario.name}{of}",
                 progress,
                 settle=0.0 if round_ else settle,
             )
+            waited += idle
             for system, ramp in measured.items():
                 ramps[system].append(ramp)
             if round_ == 0 and scenario.coalescing:
@@ -160,6 +162,7 @@ async def _scenario(
                     f"RSS: the largest worker after {ctx.settings.live_sessions} sessions "
                     "each loaded their playlist"
                 )
+    notes.append(f"idle waits between load phases: {waited:.1f} s in all")
     return {
         "name": scenario.name,
         "description": scenario.description,
@@ -177,20 +180,23 @@ async def _round(
     progress: Progress,
     *,
     settle: float,
-) -> tuple[dict[str, Json], tuple[int, int]]:
+) -> tuple[dict[str, Json], tuple[int, int], float]:
     """One ramp of each system (name: its URLs): a warm-up (the edge's at least
     ``settle`` seconds: a new process's segment pass-through sped up over its first half
     minute of load), the maximum throughput (the median of ``closed_runs`` wrk runs),
     then the open-loop latency at each load fraction of it (``open_slices`` runs, one
     histogram). The systems take turns run by run, so a slow spell of the machine falls
-    on all of them and each median draws on the whole round. Each system's phases go on
-    through its URLs where the last one stopped: a URL comes back only after all the
-    others (the cohort-miss scenario relies on it).
+    on all of them and each median draws on the whole round; after each run the CPUs go
+    idle (``stack.idle``), so that no system's backlog runs into the next one's. Each
+    system's phases go on through its URLs where the last one stopped: a URL comes back
+    only after all the others (the cohort-miss scenario relies on it).
 
     Also returned: the origin requests made after the warm-ups, and the edge's requests
-    meanwhile (the baselines ask the origin nothing after their warm-up)."""
+    meanwhile (the baselines ask the origin nothing after their warm-up); the seconds
+    spent waiting for idle CPUs."""
     settings = ctx.settings
     orders = {system: _Rotation(urls) for system, urls in systems.items()}
+    waited = 0.0
     progress.step(f"{label}: maximum throughput")
     for system, order in orders.items():
         warmup = settings.warmup_seconds
@@ -198,12 +204,14 @@ async def _round(
             warmup = max(warmup, settle)
         if warmup:
             await _closed(order, settings, warmup)
+            waited += await stack.idle()
     before = await _origin_requests(ctx)
     runs: dict[str, list[ClosedLoop]] = {system: [] for system in systems}
     for _ in range(settings.closed_runs):
         for system, order in orders.items():
             seconds = settings.closed_seconds / settings.closed_runs
             runs[system].append(await _closed(order, settings, seconds))
+            waited += await stack.idle()
     maxima = {system: sorted(r, key=lambda c: c.rps)[len(r) // 2] for system, r in runs.items()}
     opened: dict[str, list[OpenLoop]] = {system: [] for system in systems}
     for fraction in settings.fractions:
@@ -219,6 +227,7 @@ async def _round(
                 )
                 order.advance(sample.requests)
                 samples[system].append(sample)
+                waited += await stack.idle()
         for system, taken in samples.items():
             opened[system].append(loadgen.combine(taken))
     fetched = await _origin_requests(ctx) - before
@@ -233,7 +242,7 @@ async def _round(
         }
         for system in systems
     }
-    return ramps, (fetched, served)
+    return ramps, (fetched, served), waited
 
 
 async def _closed(order: "_Rotation", settings: Settings, seconds: float) -> ClosedLoop:

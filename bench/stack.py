@@ -28,6 +28,9 @@ REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 RULES: Final = REPO_ROOT / "bench" / "rules"
 BUNDLE_NAME: Final = "bench"
 START_SECONDS: Final = 30.0
+IDLE_WINDOW: Final = 0.1  # seconds the CPUs must stay all but idle, between load phases
+IDLE_BUSY: Final = 0.02  # CPU-seconds busy within that window that still count as idle
+IDLE_TIMEOUT: Final = 2.0  # a backlog drains in well under a second
 SESSION_KEY: Final = "bench-session-key-of-at-least-32-bytes"
 
 
@@ -158,3 +161,29 @@ def rss_mb(pids: Sequence[int]) -> list[float]:
                 if line.startswith("VmRSS:"):
                     out.append(int(line.split()[1]) / 1024)
     return out
+
+
+def busy_seconds() -> float:
+    """CPU-seconds all CPUs have spent busy since boot: user, nice, system, irq, softirq
+    and steal time of ``/proc/stat`` (proc(5)), in clock ticks."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = f.readline().split()
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+async def idle() -> float:
+    """Wait until the machine's CPUs stay all but idle for ``IDLE_WINDOW`` (at most
+    ``IDLE_TIMEOUT`` seconds); return the seconds waited. wrk stops with requests in flight,
+    and a server goes on with them after it: without this wait, a slow system's backlog
+    (the m3u8 rewriter's, 32 requests of 7 ms) would run into the next system's
+    measurement."""
+    began = time.monotonic()
+    before = busy_seconds()
+    while time.monotonic() - began < IDLE_TIMEOUT:
+        await asyncio.sleep(IDLE_WINDOW)
+        now = busy_seconds()
+        if now - before <= IDLE_BUSY:
+            break
+        before = now
+    return time.monotonic() - began

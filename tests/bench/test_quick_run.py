@@ -35,6 +35,7 @@ def test_a_quick_run_writes_a_complete_report(tmp_path: Path) -> None:
     assert names == [s.name for s in SCENARIOS] + list(SPECIAL)
     for declared, measured in zip(SCENARIOS, run["scenarios"], strict=False):
         systems = measured["systems"]
+        assert any(note.startswith("idle waits between load phases") for note in measured["notes"])
         assert list(systems) == ["edge", *(b.system for b in declared.baselines)]
         for name, system in systems.items():
             assert system["closed"]["rps"] > 0, (declared.name, name)
