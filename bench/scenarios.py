@@ -7,6 +7,7 @@ answering the edge's own answer as a static body (the framework's floor), and
 ``m3u8-rewriter`` doing the same edit per request with the ``m3u8`` library.
 """
 
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
@@ -22,6 +23,7 @@ STATIC: Final = "aiohttp-static"
 REWRITER: Final = "m3u8-rewriter"
 VOD_MEDIA: Final = "/bench/vod/720p/index.m3u8"
 VOD_BREAKS: Final = (0.0, 1200.0, 2400.0)  # bench/rules: a pre-roll, mid-rolls at 20, 40 min
+MISS_ORDER_SEED: Final = 20261128
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +136,11 @@ async def _vod_media(ctx: Context) -> list[str]:
 async def _vod_misses(ctx: Context) -> list[str]:
     # A session length per request (0.5 s apart, below the trim rule's 3600 s): one plan
     # each, more plans than the cohort cache keeps, asked for in turn: every one a miss.
-    n = ctx.settings.misses
-    return [f"{ctx.edge}/bench/vod/720p/index.m3u8?sid=c&len={60 + i / 2:g}" for i in range(n)]
+    # A plan's playlist grows with its length, so the lengths come in a fixed shuffle:
+    # in order, a 1 s run would ask for short plans only, the next for longer ones.
+    lengths = [60 + i / 2 for i in range(ctx.settings.misses)]
+    random.Random(MISS_ORDER_SEED).shuffle(lengths)
+    return [f"{ctx.edge}/bench/vod/720p/index.m3u8?sid=c&len={n:g}" for n in lengths]
 
 
 async def _live_media(ctx: Context) -> list[str]:
