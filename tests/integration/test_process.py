@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from edge_assembler.config import NodeConfig, Origin as OriginConfig, load_config
+from edge_assembler.server.memory import operator_tuned
 from tests.conftest import Origin, free_port
 
 BIG = 60 * 1024 * 1024
@@ -148,7 +149,8 @@ async def test_relaying_segments_reuses_the_heap_unless_the_operator_tunes_mallo
     once warm; glibc's default, which an operator's MALLOC_* setting keeps, takes dozens."""
     (origin.state.files / "seg.ts").write_bytes(os.urandom(520 * 1024))
     quiet = ("--set", "log.access_log=false")  # nothing reads its stdout
-    edge = await start_edge(origin.url, "--workers", "1", *quiet, env=os.environ | env)
+    inherited = {k: v for k, v in os.environ.items() if not operator_tuned({k: v})}
+    edge = await start_edge(origin.url, "--workers", "1", *quiet, env=inherited | env)
     try:
         async with aiohttp.ClientSession() as session:
 
