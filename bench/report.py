@@ -138,7 +138,9 @@ def _method(config: Mapping[str, Any]) -> list[str]:
         f"{_num(config['settle_seconds'])} s). Maximum: the median of "
         f"{runs} closed-loop runs of {_num(config['closed_seconds'] / runs)} s per system. "
         f"Latency at each load fraction of it: {slices} open-loop runs of "
-        f"{_num(config['open_seconds'] / slices)} s per system, in one histogram.",
+        f"{_num(config['open_seconds'] / slices)} s per system, in one histogram. After "
+        "every run the CPUs go idle before the next one, so that no system's backlog runs "
+        "into the next one's measurement.",
         "",
     ]
 

@@ -164,8 +164,8 @@ def rss_mb(pids: Sequence[int]) -> list[float]:
 
 
 def busy_seconds() -> float:
-    """CPU-seconds all CPUs have spent busy since boot: user, nice, system, irq, softirq
-    and steal time of ``/proc/stat`` (proc(5)), in clock ticks."""
+    """CPU-seconds all CPUs have spent busy since boot: the user, nice, system, irq,
+    softirq and steal clock ticks of ``/proc/stat`` (proc(5))."""
     with open("/proc/stat", encoding="ascii") as f:
         fields = f.readline().split()
     user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])

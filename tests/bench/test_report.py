@@ -152,6 +152,7 @@ def test_report_markdown(tmp_path: Path) -> None:
     assert "warmed up for 2 s first (the edge's first warm-up of the run: 30 s)" in method
     assert "the median of 15 closed-loop runs of 1 s per system" in method
     assert "5 open-loop runs of 2 s per system, in one histogram" in method
+    assert "After every run the CPUs go idle before the next one" in method
 
 
 def test_report_partial_results(tmp_path: Path) -> None:

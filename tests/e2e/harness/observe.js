@@ -51,6 +51,11 @@ setInterval(() => {
   if (R.startTime === null && t > 0) R.startTime = t;
   const playFor = +(q.get('playFor') || 0);
   if (playFor && R.startTime !== null && t - R.startTime >= playFor) R.ended = true;
+  // dash.js can stop at the last Period's end without `ended` (its MediaSource not yet
+  // ended): the viewer has seen it all once the element's clock reaches the duration.
+  if (isFinite(v.duration) && v.currentTime >= v.duration - 0.05 && isPresentationEnd()) {
+    R.ended = true;
+  }
 }, 100);
 
 function startPlayback() {
