@@ -1,9 +1,10 @@
 """``python -m bench [--quick] [--scenario NAME]... [--out DIR] [--repeat N]``: the latency
-benchmark.
+benchmark; ``python -m bench --compare A B``: two runs' reports side by side.
 
-Writes ``DIR/report.json``, ``DIR/report.md`` and the PNG plots (``bench.report``); the
-processes' logs go to ``DIR/logs``. Exit status 0 when the run completed (targets met or
-not: the report says), 2 on a usage error.
+A run writes ``DIR/report.json``, ``DIR/report.md`` and the PNG plots (``bench.report``);
+the processes' logs go to ``DIR/logs``. A comparison prints Markdown (``bench.compare``).
+Exit status 0 when the run or comparison completed (targets met or not: the report says),
+2 on a usage error or a report that cannot be read.
 """
 
 import argparse
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import uvloop
 
+from bench import compare
 from bench.report import write_report
 from bench.run import run
 from bench.scenarios import FULL, QUICK, SCENARIOS, SPECIAL
@@ -32,7 +34,18 @@ def main() -> int:
         "--repeat", type=int, default=1, metavar="N",
         help="measure every system N times, in rounds; the report gives the spread",
     )  # fmt: skip
+    parser.add_argument(
+        "--compare", nargs=2, type=Path, metavar=("A", "B"),
+        help="print how far two runs' medians lie apart (report folders or report.json)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.compare:
+        try:
+            runs = [compare.load(path) for path in args.compare]
+        except (OSError, ValueError) as e:
+            parser.error(f"--compare: {e}")
+        print(compare.markdown(runs[0], runs[1], (str(args.compare[0]), str(args.compare[1]))))
+        return 0
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     settings = replace(QUICK if args.quick else FULL, workers=args.workers, repeats=args.repeat)

@@ -103,15 +103,16 @@ def _markdown(run: Mapping[str, Any], plots: set[str]) -> str:
     lines = [
         "# Edge Assembler benchmark",
         "",
-        f"Started {run['started']}, took {_num(run['seconds'])} s ({kind}).",
+        f"Started {run['started']}, took {num(run['seconds'])} s ({kind}).",
         "",
     ]
     for title in ("machine", "versions", "config"):
-        lines += _table((title, "value"), ((k, _cell(v)) for k, v in run[title].items()))
+        lines += table((title, "value"), ((k, _cell(v)) for k, v in run[title].items()))
         lines.append("")
     lines += _method(run["config"])
     lines += _targets(run["targets"])
     lines += _repeatability(run["scenarios"])
+    lines += _machine_changes(run)
     for scenario in run["scenarios"]:
         lines += _scenario(scenario, plots)
     if "throughput-latency.png" in plots:
@@ -134,11 +135,11 @@ def _method(config: Mapping[str, Any]) -> list[str]:
         "",
         "Per scenario, the edge and its baselines take turns at every measurement, so a slow "
         "spell of the machine falls on all of them alike. Each is warmed up for "
-        f"{_num(config['warmup_seconds'])} s first (the edge's first warm-up of the run: "
-        f"{_num(config['settle_seconds'])} s). Maximum: the median of "
-        f"{runs} closed-loop runs of {_num(config['closed_seconds'] / runs)} s per system. "
+        f"{num(config['warmup_seconds'])} s first (the edge's first warm-up of the run: "
+        f"{num(config['settle_seconds'])} s). Maximum: the median of "
+        f"{runs} closed-loop runs of {num(config['closed_seconds'] / runs)} s per system. "
         f"Latency at each load fraction of it: {slices} open-loop runs of "
-        f"{_num(config['open_seconds'] / slices)} s per system, in one histogram. After "
+        f"{num(config['open_seconds'] / slices)} s per system, in one histogram. After "
         "every run the CPUs go idle before the next one, so that no system's backlog runs "
         "into the next one's measurement.",
         "",
@@ -156,7 +157,7 @@ def _targets(targets: Sequence[Mapping[str, Any]]) -> list[str]:
         "",
         f"{met} of {len(targets)} met.",
         "",
-        *_table(("what", "target", "measured", "met"), rows),
+        *table(("what", "target", "measured", "met"), rows),
         "",
     ]
 
@@ -174,15 +175,15 @@ def _repeatability(scenarios: Sequence[Mapping[str, Any]]) -> list[str]:
             cells = [
                 scenario["name"],
                 name,
-                " / ".join(_num(float(r["rps"])) for r in repeats),
-                _percent(spread["max_rps"]),
+                " / ".join(num(float(r["rps"])) for r in repeats),
+                percent(spread["max_rps"]),
             ]
             i = half_index(float(repeats[0]["rps"]), repeats[0]["open"])
             if i is not None:
                 cells += [
-                    " / ".join(_num(float(r["open"][i]["p50"])) for r in repeats),
-                    _percent(spread["p50@0.5"]),
-                    _percent(spread["p99@0.5"]),
+                    " / ".join(num(float(r["open"][i]["p50"])) for r in repeats),
+                    percent(spread["p50@0.5"]),
+                    percent(spread["p99@0.5"]),
                 ]
                 spreads.append(spread["p50@0.5"])
             else:
@@ -203,7 +204,34 @@ def _repeatability(scenarios: Sequence[Mapping[str, Any]]) -> list[str]:
         f"smallest) / median. {within} of {len(spreads)} maximum and median figures are "
         f"within {REPEAT_TOLERANCE:.0%}.",
         "",
-        *_table(header, rows),
+        *table(header, rows),
+        "",
+    ]
+
+
+def _machine_changes(run: Mapping[str, Any]) -> list[str]:
+    """The scenarios that started with the CPU probe more than ``REPEAT_TOLERANCE`` off its
+    reading before the load: their absolute figures are not comparable with other runs'."""
+    start = (run["machine"].get("cpu_steadiness") or {}).get("median_ms")
+    if not start:
+        return []
+    rows = [
+        (s["name"], num(s["cpu_probe_ms"]), f"{100 * (s['cpu_probe_ms'] / start - 1):+.1f} %")
+        for s in run["scenarios"]
+        if s.get("cpu_probe_ms") and abs(s["cpu_probe_ms"] / start - 1) > REPEAT_TOLERANCE
+    ]
+    if not rows:
+        return []
+    return [
+        "## Machine speed changed",
+        "",
+        f"The CPU probe (a fixed loop) took {num(start)} ms before the load, and more than "
+        f"{REPEAT_TOLERANCE:.0%} longer or shorter as these scenarios started. The machine's "
+        "speed changed during the run, so their absolute figures do not compare with other "
+        "runs'; their ratios to the baselines measured beside them still do "
+        "(`python -m bench --compare`).",
+        "",
+        *table(("scenario", "CPU probe ms", "against the start"), rows),
         "",
     ]
 
@@ -216,7 +244,7 @@ def half_index(max_rps: float, opens: Sequence[Mapping[str, Any]]) -> int | None
     )
 
 
-def _percent(fraction: float) -> str:
+def percent(fraction: float) -> str:
     return f"{100 * fraction:.1f} %"
 
 
@@ -230,7 +258,7 @@ def _scenario(scenario: Mapping[str, Any], plots: set[str]) -> list[str]:
         if closed is None:
             max_rps = ratio = "-"
         else:
-            max_rps = _num(closed["rps"])
+            max_rps = num(closed["rps"])
             if closed["errors"]:
                 max_rps += f" ({closed['errors']:,} errors)"
             ratio = _ratio(edge["rps"], closed["rps"]) if edge else "-"
@@ -244,9 +272,9 @@ def _scenario(scenario: Mapping[str, Any], plots: set[str]) -> list[str]:
                     system,
                     max_rps if i == 0 else "",
                     ratio if i == 0 else "",
-                    _num(o["target_rps"]),
-                    _num(o["achieved_rps"]),
-                    *(_num(latency[k]) for k in _OPEN_COLUMNS),
+                    num(o["target_rps"]),
+                    num(o["achieved_rps"]),
+                    *(num(latency[k]) for k in _OPEN_COLUMNS),
                     f"{o['errors']:,}",
                     f"{o['late_sends']:,}",
                 )
@@ -270,8 +298,10 @@ def _scenario(scenario: Mapping[str, Any], plots: set[str]) -> list[str]:
         lines += [scenario["description"], ""]
     if "url_count" in scenario:
         lines += [f"Distinct URLs requested: {scenario['url_count']:,}.", ""]
+    if scenario.get("cpu_probe_ms"):
+        lines += [f"CPU probe as the scenario started: {num(scenario['cpu_probe_ms'])} ms.", ""]
     lines += [
-        *_table(header, rows),
+        *table(header, rows),
         "",
         "Max req/s: closed loop (wrk); edge ÷ system: the edge's max req/s over that system's. "
         "Open loop at fixed arrival rates, latency from each request's intended start "
@@ -284,41 +314,41 @@ def _scenario(scenario: Mapping[str, Any], plots: set[str]) -> list[str]:
         lines += [*(f"- {note}" for note in notes), ""]
     metrics: Mapping[str, Any] = scenario.get("metrics") or {}
     if metrics:
-        lines += [*_table(("metric", "value"), ((k, _cell(v)) for k, v in metrics.items())), ""]
+        lines += [*table(("metric", "value"), ((k, _cell(v)) for k, v in metrics.items())), ""]
     if f"latency-{name}.png" in plots:
         lines += [f"![{name} latency by percentile](latency-{name}.png)", ""]
     return lines
 
 
 def _micro(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    table: list[tuple[str, ...]] = []
+    cells: list[tuple[str, ...]] = []
     for row in rows:
         us: float = row["us"]
         baseline: float | None = row.get("baseline_us")
         target: float | None = row.get("target_us")
-        table.append(
+        cells.append(
             (
                 row["suite"],
                 row["scenario"],
                 row["step"],
-                _num(us),
+                num(us),
                 _ratio(baseline, us) if baseline else "-",
-                f"≤ {_num(target)}" if target else "-",
+                f"≤ {num(target)}" if target else "-",
                 ("met" if us <= target else "**MISSED**") if target else "-",
             )
         )
     header = ("suite", "scenario", "step", "µs", "x faster than baseline", "target µs", "met")
-    return ["## Micro benchmarks (pure core)", "", *_table(header, table), ""]
+    return ["## Micro benchmarks (pure core)", "", *table(header, cells), ""]
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
 
     return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]
 
 
-def _num(x: float) -> str:
+def num(x: float) -> str:
     """``x`` to 3 significant digits; thousands grouped (12,300), no exponent above 1."""
     if isinstance(x, int) and not isinstance(x, bool) and abs(x) < 1000:
         return str(x)
@@ -331,14 +361,14 @@ def _num(x: float) -> str:
 
 
 def _ratio(a: float, b: float) -> str:
-    return f"{_num(a / b)}x" if b else "-"
+    return f"{num(a / b)}x" if b else "-"
 
 
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):
-        return _num(value)
+        return num(value)
     if isinstance(value, list | tuple):
         return ", ".join(_cell(v) for v in value)
     if isinstance(value, Mapping):
@@ -398,7 +428,7 @@ def _latency_plot(ax: "Axes", scenario: Mapping[str, Any]) -> bool:
                 [ms for _, ms in points],
                 color=f"C{colour % 10}",
                 linestyle=_LINESTYLES[i % len(_LINESTYLES)],
-                label=f"{system} @ {_num(o['target_rps'])} req/s",
+                label=f"{system} @ {num(o['target_rps'])} req/s",
             )
             drawn = True
     if not drawn:

@@ -74,7 +74,10 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
         ctx = Context(edge.url, origin.url, http, settings)
         for i, scenario in enumerate(chosen):
             settle = 0.0 if i else settings.settle_seconds  # the run's first warm-up only
-            results.append(await _scenario(scenario, ctx, edge, media, progress, serving, settle))
+            # The machine's speed as this scenario starts: a shared VM's can change in a run.
+            probe = cpu_steadiness(min(serving), max(2, settings.probe_samples // 4))
+            result = await _scenario(scenario, ctx, edge, media, progress, serving, settle)
+            results.append({**result, "cpu_probe_ms": probe["median_ms"]})
         if "bundle-hot-swap" in special:
             progress.step("bundle-hot-swap")
             results.append(await _hot_swap(ctx, edge, results))

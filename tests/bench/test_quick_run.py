@@ -1,6 +1,7 @@
 """`python -m bench --quick`, as CI runs it: the whole run completes and its report is
-complete (every scenario, every system, every rate, the plots). A smoke test of the
-benchmark, not of the edge's speed: no figure is asserted beyond being measured."""
+complete (every scenario, every system, every rate, the plots), and `--compare` reads it.
+A smoke test of the benchmark, not of the edge's speed: no figure is asserted beyond being
+measured."""
 
 import json
 import subprocess
@@ -36,6 +37,7 @@ def test_a_quick_run_writes_a_complete_report(tmp_path: Path) -> None:
     for declared, measured in zip(SCENARIOS, run["scenarios"], strict=False):
         systems = measured["systems"]
         assert any(note.startswith("idle waits between load phases") for note in measured["notes"])
+        assert measured["cpu_probe_ms"] > 0, declared.name
         assert list(systems) == ["edge", *(b.system for b in declared.baselines)]
         for name, system in systems.items():
             assert system["closed"]["rps"] > 0, (declared.name, name)
@@ -57,3 +59,16 @@ def test_a_quick_run_writes_a_complete_report(tmp_path: Path) -> None:
         assert f"## {name}" in report
     for plot in ["throughput-latency.png", *(f"latency-{n}.png" for n in names[:-1])]:
         assert (out / plot).read_bytes().startswith(PNG), plot
+
+    # The run against itself: every figure the same.
+    compared = subprocess.run(
+        [sys.executable, "-m", "bench", "--compare", str(out), str(out / "report.json")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    ramped = len(SCENARIOS)
+    systems = sum(1 + len(s.baselines) for s in SCENARIOS)
+    ratios = systems - ramped
+    assert (
+        f"- {2 * systems} of {2 * systems} medians within 10%; the edge's: {2 * ramped} of "
+        f"{2 * ramped}; the edge's maxima over its baselines': {ratios} of {ratios}."
+    ) in compared.stdout

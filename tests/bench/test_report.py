@@ -10,103 +10,13 @@ import pytest
 
 from bench.report import Progress, write_report
 from bench.run import _repeated, _Rotation
+from tests.bench.synthetic import SCENARIOS, open_loop, percentiles, synthetic_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SCENARIOS = ("personalised-vod-media", "segment-pass-through")
-SYSTEMS = {"edge": 4000.0, "aiohttp-static": 20000.0}
-
-
-def _percentiles(base: float) -> dict[str, float]:
-    return {"p50": base, "p90": base * 2, "p99": base * 5, "p999": base * 9, "max": base * 20}
-
-
-def _open(max_rps: float, fraction: float) -> dict[str, Any]:
-    base = 0.4 / (1 - fraction)
-    histogram = [[p, base * (1 + p / 10)] for p in (0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0)]
-    return {
-        "target_rps": max_rps * fraction,
-        "achieved_rps": max_rps * fraction * 0.99,
-        "requests": int(max_rps * fraction * 10),
-        "errors": 0,
-        "seconds": 10.0,
-        "latency": _percentiles(base),
-        "histogram": histogram,
-        "late_sends": 0,
-    }
-
-
-def _run() -> dict[str, Any]:
-    scenarios = []
-    for name in SCENARIOS:
-        systems = {
-            system: {
-                "closed": {
-                    "rps": rps,
-                    "requests": int(rps * 10),
-                    "errors": 3 if system == "edge" else 0,
-                    "connections": 32,
-                    "seconds": 10.0,
-                    "latency": _percentiles(1.5),
-                },
-                "open": [_open(rps, f) for f in (0.25, 0.5, 0.75)],
-            }
-            for system, rps in SYSTEMS.items()
-        }
-        scenarios.append(
-            {
-                "name": name,
-                "description": f"Synthetic {name}.",
-                "url_count": 1000,
-                "systems": systems,
-                "notes": [f"origin requests per 1k viewer requests in {name}: 1.0"],
-                "metrics": {"origin_requests_per_1k": 1.0, "rss_mb_per_worker": 85.2},
-            }
-        )
-    return {
-        "started": "2026-11-28T10:30:00Z",
-        "seconds": 412.3,
-        "quick": False,
-        "machine": {"cpus": 2, "cpu_model": "Test | CPU", "memory_gb": 24, "python": "3.11.7"},
-        "versions": {"edge_assembler": "0.1.0", "nginx": "1.22.1", "wrk": "4.1.0"},
-        "config": {
-            "workers": 1,
-            "connections": 32,
-            "closed_seconds": 15.0,
-            "closed_runs": 15,
-            "open_seconds": 10.0,
-            "open_slices": 5,
-            "warmup_seconds": 2.0,
-            "settle_seconds": 30.0,
-            "load_fractions": [0.25, 0.5, 0.75],
-        },
-        "scenarios": scenarios,
-        "micro": [
-            {
-                "suite": "hls",
-                "scenario": "live window",
-                "step": "cold",
-                "us": 44.1,
-                "baseline_us": 1000.0,
-                "target_us": 50.0,
-            },
-            {
-                "suite": "hls",
-                "scenario": "1 h VOD",
-                "step": "parse",
-                "us": 812.0,
-                "baseline_us": None,
-                "target_us": None,
-            },
-        ],
-        "targets": [
-            {"what": "live cold", "target": "≤ 50 µs", "measured": "44.1 µs", "met": True},
-            {"what": "req/s vs static", "target": "≥ 0.6x", "measured": "0.2x", "met": False},
-        ],
-    }
 
 
 def test_report_files(tmp_path: Path) -> None:
-    run = _run()
+    run = synthetic_run()
     written = write_report(tmp_path / "out", run)
 
     names = sorted(p.name for p in written)
@@ -126,7 +36,7 @@ def test_report_files(tmp_path: Path) -> None:
 
 
 def test_report_markdown(tmp_path: Path) -> None:
-    md = next(p for p in write_report(tmp_path, _run()) if p.name == "report.md")
+    md = next(p for p in write_report(tmp_path, synthetic_run()) if p.name == "report.md")
     text = md.read_text(encoding="utf-8")
 
     assert "## Targets (DESIGN.md §6)" in text
@@ -158,7 +68,7 @@ def test_report_markdown(tmp_path: Path) -> None:
 def test_report_partial_results(tmp_path: Path) -> None:
     """A scenario measured by the closed loop only, a system with no closed loop and an
     open loop where every request failed: rows say so, no plot without open-loop data."""
-    run = _run()
+    run = synthetic_run()
     only_closed = run["scenarios"][1]
     only_closed["name"] = "cold-start"
     for result in only_closed["systems"].values():
@@ -180,7 +90,7 @@ def test_report_partial_results(tmp_path: Path) -> None:
 
 
 def test_report_rejects_unsafe_scenario_name(tmp_path: Path) -> None:
-    run = _run()
+    run = synthetic_run()
     run["scenarios"][0]["name"] = "../escape"
     with pytest.raises(ValueError, match="escape"):
         write_report(tmp_path, run)
@@ -228,9 +138,9 @@ def test_progress_terminal_line() -> None:
 
 def _ramp(rps: float, p50_half: float) -> dict[str, Any]:
     closed = {"rps": rps, "requests": int(rps * 10), "errors": 0, "connections": 32,
-              "seconds": 10.0, "latency": _percentiles(1.5)}  # fmt: skip
-    ramp = {"closed": closed, "open": [_open(rps, f) for f in (0.25, 0.5, 0.75)]}
-    ramp["open"][1]["latency"] = _percentiles(p50_half)
+              "seconds": 10.0, "latency": percentiles(1.5)}  # fmt: skip
+    ramp = {"closed": closed, "open": [open_loop(rps, f) for f in (0.25, 0.5, 0.75)]}
+    ramp["open"][1]["latency"] = percentiles(p50_half)
     return ramp
 
 
@@ -248,7 +158,7 @@ def test_repeated_ramps_keep_the_median_one_and_their_spread() -> None:
 
 
 def test_report_states_the_repeatability(tmp_path: Path) -> None:
-    run = _run()
+    run = synthetic_run()
     edge = run["scenarios"][0]["systems"]["edge"]
     edge.update(_repeated([_ramp(4000.0, 1.0), _ramp(4300.0, 1.05)]))
     write_report(tmp_path, run)
@@ -259,7 +169,7 @@ def test_report_states_the_repeatability(tmp_path: Path) -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells == ["personalised-vod-media", "edge", "4,000 / 4,300", "7.2 %", "1 / 1.05",
                      "4.9 %", "4.9 %"]  # fmt: skip
-    assert "## Repeatability" not in _markdown_of(tmp_path, _run())
+    assert "## Repeatability" not in _markdown_of(tmp_path, synthetic_run())
 
 
 def _markdown_of(tmp_path: Path, run: dict[str, Any]) -> str:
@@ -275,3 +185,19 @@ def test_load_phases_go_on_through_the_urls_where_the_last_one_stopped() -> None
     assert order.next() == ["c", "d", "e", "a", "b"]
     order.advance(3)
     assert order.next() == ["a", "b", "c", "d", "e"]
+
+
+def test_report_flags_scenarios_begun_on_a_changed_machine(tmp_path: Path) -> None:
+    run = synthetic_run()
+    run["machine"]["cpu_steadiness"] = {"median_ms": 100.0}
+    run["scenarios"][0]["cpu_probe_ms"] = 125.0
+    run["scenarios"][1]["cpu_probe_ms"] = 105.0
+
+    text = _markdown_of(tmp_path, run)
+
+    changed = text.split("## Machine speed changed", 1)[1].split("\n## ", 1)[0]
+    assert f"| {SCENARIOS[0]} | 125 | +25.0 % |" in changed
+    assert SCENARIOS[1] not in changed
+    assert "CPU probe as the scenario started: 105 ms." in text
+    run["scenarios"][0]["cpu_probe_ms"] = 91.0
+    assert "## Machine speed changed" not in _markdown_of(tmp_path, run)
