@@ -1,20 +1,23 @@
 """``python -m bench [--quick] [--scenario NAME]... [--out DIR] [--repeat N]``: the latency
-benchmark; ``python -m bench --compare A B``: two runs' reports side by side.
+benchmark; ``python -m bench --compare A B``: two runs' reports side by side;
+``python -m bench --machine-check MINUTES [--out DIR]``: how steady the machine is.
 
 A run writes ``DIR/report.json``, ``DIR/report.md`` and the PNG plots (``bench.report``);
-the processes' logs go to ``DIR/logs``. A comparison prints Markdown (``bench.compare``).
+the processes' logs go to ``DIR/logs``. A comparison prints Markdown (``bench.compare``); a
+machine check prints it and writes ``DIR/machine-check.json`` and ``.md`` (``bench.machine``).
 Exit status 0 when the run or comparison completed (targets met or not: the report says),
 2 on a usage error or a report that cannot be read.
 """
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import uvloop
 
-from bench import compare
+from bench import compare, machine
 from bench.report import write_report
 from bench.run import run
 from bench.scenarios import FULL, QUICK, SCENARIOS, SPECIAL
@@ -38,7 +41,21 @@ def main() -> int:
         "--compare", nargs=2, type=Path, metavar=("A", "B"),
         help="print how far two runs' medians lie apart (report folders or report.json)",
     )  # fmt: skip
+    parser.add_argument(
+        "--machine-check", type=float, metavar="MINUTES",
+        help="measure how steady this machine is, with nginx alone, for MINUTES",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.machine_check is not None:
+        if args.machine_check <= 0:
+            parser.error("--machine-check needs a number of minutes above 0")
+        check = uvloop.run(machine.machine_check(60 * args.machine_check))
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "machine-check.json").write_text(json.dumps(check, indent=2) + "\n")
+        text = machine.markdown(check)
+        (args.out / "machine-check.md").write_text(text, encoding="utf-8")
+        print(text)
+        return 0
     if args.compare:
         try:
             runs = [compare.load(path) for path in args.compare]

@@ -89,7 +89,7 @@ async def run(settings: Settings, names: Sequence[str], logs: Path) -> Json:
         "started": began,
         "seconds": round(time.monotonic() - started, 1),
         "quick": settings.quick,
-        "machine": {**_machine(), "cpu_steadiness": steadiness},
+        "machine": {**machine_info(), "cpu_steadiness": steadiness},
         "versions": _versions(),
         "config": {
             "workers": settings.workers,
@@ -492,7 +492,7 @@ def cpu_steadiness(cpu: int, samples: int) -> Json:
     steady the servers' CPU is. ``sample_spread`` is (slowest - fastest) / median of single
     samples (about 0.1 s each); ``half_medians`` the medians of the first and second half,
     which is what medians of many short measurements can hope for."""
-    times = [_loop_seconds(cpu) for _ in range(samples)]
+    times = [probe_seconds(cpu) for _ in range(samples)]
     half = len(times) // 2
     middle = statistics.median(times)
     return {
@@ -506,7 +506,7 @@ def cpu_steadiness(cpu: int, samples: int) -> Json:
     }
 
 
-def _loop_seconds(cpu: int) -> float:
+def probe_seconds(cpu: int) -> float:
     """One timed pass of a fixed loop, in this thread pinned to ``cpu`` for the while."""
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {cpu})
@@ -520,7 +520,7 @@ def _loop_seconds(cpu: int) -> float:
         os.sched_setaffinity(0, before)
 
 
-def _machine() -> Json:
+def machine_info() -> Json:
     model = ""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
