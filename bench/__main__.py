@@ -5,8 +5,8 @@ benchmark; ``python -m bench --compare A B``: two runs' reports side by side;
 A run writes ``DIR/report.json``, ``DIR/report.md`` and the PNG plots (``bench.report``);
 the processes' logs go to ``DIR/logs``. A comparison prints Markdown (``bench.compare``); a
 machine check prints it and writes ``DIR/machine-check.json`` and ``.md`` (``bench.machine``).
-Exit status 0 when the run or comparison completed (targets met or not: the report says),
-2 on a usage error or a report that cannot be read.
+Exit status 0 when the run, comparison or check completed (targets met or not: the report
+says), 2 on a usage error or a report that cannot be read.
 """
 
 import argparse
@@ -51,7 +51,9 @@ def main() -> int:
             parser.error("--machine-check needs a number of minutes above 0")
         check = uvloop.run(machine.machine_check(60 * args.machine_check))
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "machine-check.json").write_text(json.dumps(check, indent=2) + "\n")
+        (args.out / "machine-check.json").write_text(
+            json.dumps(check, indent=2) + "\n", encoding="utf-8"
+        )
         text = machine.markdown(check)
         (args.out / "machine-check.md").write_text(text, encoding="utf-8")
         print(text)

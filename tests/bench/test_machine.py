@@ -1,5 +1,10 @@
 """bench/machine.py: the windows' agreement on made-up series, the Markdown's verdict, and
-a short check against the real nginx and wrk."""
+short checks against the real nginx and wrk, one through ``python -m bench``."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -57,7 +62,9 @@ def test_too_short_a_check_says_so() -> None:
 
 
 async def test_a_short_check_samples_nginx_and_the_probe() -> None:
-    check = await machine.machine_check(4.0, windows=(1,))
+    # A sample lasts at most about 6 s (two 1 s runs, each followed by at most 2 s of
+    # waiting for idle CPUs): a second one starts within 8 s.
+    check = await machine.machine_check(8.0, windows=(1,))
 
     samples = check["samples"]
     assert len(samples) >= 2
@@ -67,3 +74,24 @@ async def test_a_short_check_samples_nginx_and_the_probe() -> None:
     assert [r["series"] for r in check["agreement"]] == [*PATHS, PROBE]
     assert all(r["pairs"] == len(samples) * (len(samples) - 1) // 2 for r in check["agreement"])
     assert check["nginx"][0].isdigit()
+
+
+def test_the_command_writes_the_check(tmp_path: Path) -> None:
+    def bench(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bench", *args, "--out", str(tmp_path)],
+            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+
+    refused = bench("--machine-check", "0")
+    assert refused.returncode == 2
+    assert "--machine-check needs a number of minutes above 0" in refused.stderr
+
+    done = bench("--machine-check", "0.05")
+    assert done.returncode == 0, done.stderr[-2000:]
+    check = json.loads((tmp_path / "machine-check.json").read_text(encoding="utf-8"))
+    assert check["samples"]
+    assert check["windows"] == list(machine.WINDOWS)
+    assert (tmp_path / "machine-check.md").read_text(encoding="utf-8") == done.stdout[:-1]
+    assert "Too few samples for two windows of 15" in done.stdout
