@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from bench.report import REPEAT_TOLERANCE, half_index, num, percent, table
+from bench.report import REPEAT_TOLERANCE, difference, half_index, num, percent, table
 
 EDGE: Final = "edge"
 Json = Mapping[str, Any]
@@ -36,8 +36,7 @@ class Figure:
 
     @property
     def difference(self) -> float:
-        mean = (self.a + self.b) / 2
-        return abs(self.a - self.b) / mean if mean else 0.0
+        return difference(self.a, self.b)
 
 
 def load(path: Path) -> Json:

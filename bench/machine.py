@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bench import loadgen, servers, stack
-from bench.report import REPEAT_TOLERANCE, num, percent, table
+from bench.report import REPEAT_TOLERANCE, difference, num, percent, table
 from bench.run import MEDIA_CACHE, machine_info, probe_seconds
 from edge_assembler.demo.media import ensure_media
 
@@ -80,9 +80,7 @@ def agreement(samples: Sequence[Mapping[str, float]], windows: Sequence[int]) ->
             ]
             if len(medians) < 2:
                 continue
-            differences = [
-                abs(a - b) / ((a + b) / 2) for a, b in itertools.combinations(medians, 2)
-            ]
+            differences = [difference(a, b) for a, b in itertools.combinations(medians, 2)]
             rows.append(
                 {
                     "series": series,

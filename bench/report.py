@@ -236,6 +236,12 @@ def _machine_changes(run: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def difference(a: float, b: float) -> float:
+    """How far two figures lie apart: |a - b| / mean(a, b), as a fraction (0 for two 0s)."""
+    mean = (a + b) / 2
+    return abs(a - b) / mean if mean else 0.0
+
+
 def half_index(max_rps: float, opens: Sequence[Mapping[str, Any]]) -> int | None:
     """Which of a ramp's open-loop runs is at half its maximum throughput, if any."""
     return next(
