@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from bench.report import REPEAT_TOLERANCE, difference, half_index, num, percent, table
+from bench.report import (
+    REPEAT_TOLERANCE,
+    difference,
+    half_index,
+    num,
+    percent,
+    start_probe,
+    table,
+)
 
 EDGE: Final = "edge"
 Json = Mapping[str, Any]
@@ -100,7 +108,7 @@ def markdown(a: Json, b: Json, names: tuple[str, str]) -> str:
             f"- The machine: the baselines' maxima moved by a median {change * 100:+.1f} % "
             "from A to B."
         )
-    probes = _probe(a), _probe(b)
+    probes = start_probe(a), start_probe(b)
     if probes[0] and probes[1]:
         lines.append(
             f"- The CPU probe's median (before the load): A {probes[0]:g} ms, B {probes[1]:g} ms."
@@ -158,9 +166,3 @@ def _half_p50(result: Json) -> float | None:
     opens = result.get("open") or []
     i = half_index(_max(result), opens)
     return None if i is None else float(opens[i]["latency"]["p50"])
-
-
-def _probe(run: Json) -> float | None:
-    steadiness = run.get("machine", {}).get("cpu_steadiness") or {}
-    median = steadiness.get("median_ms")
-    return float(median) if median else None

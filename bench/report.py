@@ -212,7 +212,7 @@ def _repeatability(scenarios: Sequence[Mapping[str, Any]]) -> list[str]:
 def _machine_changes(run: Mapping[str, Any]) -> list[str]:
     """The scenarios that started with the CPU probe more than ``REPEAT_TOLERANCE`` off its
     reading before the load: their absolute figures are not comparable with other runs'."""
-    start = (run["machine"].get("cpu_steadiness") or {}).get("median_ms")
+    start = start_probe(run)
     if not start:
         return []
     rows = [
@@ -234,6 +234,12 @@ def _machine_changes(run: Mapping[str, Any]) -> list[str]:
         *table(("scenario", "CPU probe ms", "against the start"), rows),
         "",
     ]
+
+
+def start_probe(run: Mapping[str, Any]) -> float | None:
+    """The CPU probe's median before the run's load (ms), if the run has one."""
+    median = (run.get("machine", {}).get("cpu_steadiness") or {}).get("median_ms")
+    return float(median) if median else None
 
 
 def difference(a: float, b: float) -> float:
